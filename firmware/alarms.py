@@ -1,0 +1,94 @@
+# Alarm conditions with condition delays, priorities, latching of high
+# alarms until acknowledged, and an audio pause that a new alarm cancels.
+
+from array import array
+
+from codes import (N_ALARMS, PRIO_NONE, PRIO_HIGH, EV_ALARM_ON, EV_ALARM_OFF,
+                   EV_ALARM_ACK, EV_AUDIO_PAUSE)
+
+
+class Alarms:
+    def __init__(self, events, priorities, delays):
+        # priorities, delays: sequences indexed by alarm id (delays in ticks,
+        # at least 1: the condition must hold for that many consecutive ticks).
+        self.events = events
+        self.prio = bytes(priorities)
+        self.delay = array("i", delays)
+        self.count = array("i", bytes(4 * N_ALARMS))
+        self.active = 0    # bit per alarm whose condition is alarming now
+        self.latched = 0   # high alarms kept until acknowledged
+        self.top = PRIO_NONE
+        self.audio_paused_until = -1
+        self.new_high = False  # set when a high alarm is raised; the controller reacts and clears it
+
+    def check(self, tick, aid, cond, value):
+        # Feed one tick of a condition. Returns nothing; state is in the masks.
+        bit = 1 << aid
+        if cond:
+            c = self.count[aid] + 1
+            self.count[aid] = c
+            if c >= self.delay[aid] and not (self.active & bit):
+                self.activate(tick, aid, value)
+        else:
+            self.count[aid] = 0
+            if self.active & bit:
+                self.deactivate(tick, aid)
+
+    def activate(self, tick, aid, value):
+        bit = 1 << aid
+        if self.active & bit:
+            return
+        self.active |= bit
+        p = self.prio[aid]
+        if p == PRIO_HIGH:
+            self.latched |= bit
+            self.new_high = True
+        # A new alarm is never hidden by an audio pause.
+        self.audio_paused_until = -1
+        self.events.push(tick, EV_ALARM_ON, aid, p, value)
+        self._update_top()
+
+    def deactivate(self, tick, aid):
+        bit = 1 << aid
+        if not (self.active & bit):
+            return
+        self.active &= ~bit
+        self.count[aid] = 0
+        self.events.push(tick, EV_ALARM_OFF, aid, self.prio[aid], 0)
+        self._update_top()
+
+    def acknowledge(self, tick):
+        # Releases latched alarms whose condition has ended. Returns the mask
+        # of latched alarms that remain because their condition persists.
+        released = self.latched & ~self.active
+        aid = 1
+        while aid < N_ALARMS:
+            if released & (1 << aid):
+                self.events.push(tick, EV_ALARM_ACK, aid, self.prio[aid], 0)
+            aid += 1
+        self.latched &= self.active
+        self._update_top()
+        return self.latched
+
+    def pause_audio(self, tick, length):
+        if self.top == PRIO_NONE:
+            return False
+        self.audio_paused_until = tick + length
+        self.events.push(tick, EV_AUDIO_PAUSE, 0, 0, length)
+        return True
+
+    def audible(self, tick):
+        return self.top != PRIO_NONE and tick >= self.audio_paused_until
+
+    def is_set(self, aid):
+        return ((self.active | self.latched) >> aid) & 1 == 1
+
+    def _update_top(self):
+        shown = self.active | self.latched
+        top = PRIO_NONE
+        aid = 1
+        while aid < N_ALARMS:
+            if shown & (1 << aid) and self.prio[aid] > top:
+                top = self.prio[aid]
+            aid += 1
+        self.top = top

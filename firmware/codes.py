@@ -1,0 +1,83 @@
+# Numeric codes shared by the firmware, the link and the host.
+# They are part of protocol v1 (docs/protocol.md): never renumber, only append.
+
+# Therapy states
+IDLE = 0
+PRIMING = 1
+READY = 2
+RUNNING = 3
+PAUSED = 4
+EXCHANGE = 5
+COMPLETE = 6
+SAFE = 7
+STATE_NAMES = ("idle", "priming", "ready", "running", "paused", "exchange", "complete", "safe")
+
+# Alarm priorities (IEC 60601-1-8 style); 0 means no alarm
+PRIO_NONE = 0
+PRIO_LOW = 1
+PRIO_MEDIUM = 2
+PRIO_HIGH = 3
+PRIO_NAMES = ("none", "low", "medium", "high")
+
+# Alarm identities; the bit (1 << id) is used in the active/latched masks
+AL_AIR = 1
+AL_ACCESS_LOW = 2
+AL_RETURN_HIGH = 3
+AL_RETURN_LOW = 4
+AL_PRE_HIGH = 5
+AL_NO_FLOW = 6
+AL_FLOW_LOW = 7
+AL_CLOT = 8
+AL_STASIS = 9
+AL_EXCHANGE_DUE = 10
+AL_THERAPY_COMPLETE = 11
+AL_APTT_DUE = 12
+N_ALARMS = 13
+ALARM_NAMES = (
+    "", "air_in_line", "access_pressure_low", "return_pressure_high",
+    "return_pressure_low", "pre_pressure_high", "no_flow", "flow_low",
+    "clot_suspected", "blood_stasis", "cartridge_exchange_due",
+    "therapy_complete", "aptt_check_due",
+)
+
+# Event kinds carried in replies
+EV_STATE = 1        # code=new state, a=old state, b=cause (command or alarm id)
+EV_ALARM_ON = 2     # code=alarm id, a=priority, b=value that tripped it
+EV_ALARM_OFF = 3    # code=alarm id
+EV_ALARM_ACK = 4    # code=alarm id
+EV_EXCHANGE_DUE = 5 # code=cartridge number, b=ticks of blood flow on it
+EV_CARTRIDGE = 6    # code=new cartridge number
+EV_HEPARIN = 7      # code=table row used, a=bolus in U, b=new rate in 0.1 U/h
+EV_APTT = 8         # b=aPTT entered in 0.1 s
+EV_BOOT = 9         # b=reset cause
+EV_PRIMED = 10      # b=primed volume in mL
+EV_AUDIO_PAUSE = 11 # b=pause length in ticks
+EVENT_NAMES = (
+    "", "state", "alarm", "alarm_clear", "alarm_ack", "cartridge_exchange_due",
+    "cartridge", "heparin", "aptt_entered", "boot", "primed", "audio_pause",
+)
+
+# Operator commands (CMD frame: code, argument)
+CMD_PRIME = 1
+CMD_START = 2
+CMD_PAUSE = 3
+CMD_RESUME = 4
+CMD_STOP = 5
+CMD_SET_FLOW = 6        # arg: mL/min
+CMD_APTT = 7            # arg: aPTT in 0.1 s
+CMD_CONFIRM_EXCHANGE = 8
+CMD_ACK_ALARMS = 9
+CMD_AUDIO_PAUSE = 10
+CMD_SET_WEIGHT = 11     # arg: 0.1 kg
+CMD_NAMES = (
+    "", "prime", "start", "pause", "resume", "stop", "set_flow", "aptt",
+    "confirm_exchange", "ack_alarms", "audio_pause", "set_weight",
+)
+
+# Command results
+OK = 0
+E_STATE = 1      # not allowed in the current state
+E_RANGE = 2      # argument out of range
+E_UNKNOWN = 3    # unknown command code
+E_CONDITION = 4  # refused while an alarm condition is still present
+RESULT_NAMES = ("ok", "refused_in_state", "out_of_range", "unknown_command", "condition_present")

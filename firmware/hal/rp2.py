@@ -1,0 +1,116 @@
+# A real Pico's HAL: pressures from the ADC, blood flow from a pulse-output
+# flow sensor, the air detector on a pin; the blood pump and the heparin
+# syringe driven by PWM, the venous clamp by a pin that is low = closed, so
+# that a reset or a dead pin fails closed. The control tick runs on the
+# board's own clock; the link carries commands, status and events.
+
+import select
+import time
+
+import machine
+
+import protocol as P
+
+_U16 = 65535
+
+
+class Rp2Board:
+    name = "rp2"
+
+    @staticmethod
+    def boot_safe(cfg):
+        # First thing at boot: a soft reset leaves pins as they were.
+        pins = cfg["pins"]
+        machine.Pin(pins["clamp_open"], machine.Pin.OUT, value=0)
+        machine.Pin(pins["pump_pwm"], machine.Pin.OUT, value=0)
+        machine.Pin(pins["heparin_step"], machine.Pin.OUT, value=0)
+        machine.Pin(pins["heparin_enable"], machine.Pin.OUT, value=0)
+
+    def __init__(self, ctl, link, service, cfg):
+        self.ctl = ctl
+        self.link = link
+        self.service = service
+        pins = cfg["pins"]
+        cal = cfg["calibration"]
+        self.period = cfg["period_ms"]
+        self.adc = (machine.ADC(pins["p_access_adc"]), machine.ADC(pins["p_pre_adc"]),
+                    machine.ADC(pins["p_return_adc"]))
+        # Per pressure channel: reading(0.1 mmHg) = (raw - offset) * num // den
+        p = cal["pressure"]
+        self.p_off = (p["access"][0], p["pre"][0], p["return"][0])
+        self.p_num = (p["access"][1], p["pre"][1], p["return"][1])
+        self.p_den = p["den"]
+        self.air = machine.Pin(pins["air_detect"], machine.Pin.IN, machine.Pin.PULL_UP)
+        self.air_level = cal["air_active_level"]
+        self.clamp = machine.Pin(pins["clamp_open"], machine.Pin.OUT, value=0)
+        self.pump = machine.PWM(machine.Pin(pins["pump_pwm"]))
+        self.pump.freq(cal["pump_pwm_hz"])
+        self.pump.duty_u16(0)
+        # duty_u16 per 0.1 mL/min, as num/den
+        self.pump_num = cal["pump_duty_per_flow"][0]
+        self.pump_den = cal["pump_duty_per_flow"][1]
+        self.hep_en = machine.Pin(pins["heparin_enable"], machine.Pin.OUT, value=0)
+        self.hep = machine.PWM(machine.Pin(pins["heparin_step"]))
+        self.hep.duty_u16(0)
+        self.steps_per_u = cal["heparin_steps_per_u"]
+        self.bolus_done = 0
+        # Flow sensor: pulses counted by an interrupt; the handler only counts.
+        self.pulses = 0
+        self.flow_per_pulse = cal["flow_per_pulse_rate"]  # 0.1 mL/min per pulse/s
+        flow_pin = machine.Pin(pins["flow_pulse"], machine.Pin.IN)
+        flow_pin.irq(self._pulse, machine.Pin.IRQ_RISING)
+        self.poll = select.poll()
+        self.poll.register(link.rd, select.POLLIN)
+        self.wdt = None
+        if cfg.get("watchdog_ms"):
+            self.wdt = machine.WDT(timeout=cfg["watchdog_ms"])
+
+    def _pulse(self, _pin):
+        self.pulses += 1
+
+    def read_pressure(self, i):
+        return (self.adc[i].read_u16() - self.p_off[i]) * self.p_num[i] // self.p_den
+
+    def run(self):
+        ctl = self.ctl
+        period = self.period
+        per_s = 1000 // period
+        next_t = time.ticks_add(time.ticks_ms(), period)
+        last_pulses = 0
+        hep_rate = -1
+        while True:
+            # Frames from the host between ticks; never wait for them.
+            while self.poll.poll(0):
+                ftype, seq, n = self.link.recv()
+                if not self.service.handle(ftype, seq, n):
+                    self.link._nak(seq, P.N_MODE, ftype)
+            delay = time.ticks_diff(next_t, time.ticks_ms())
+            if delay > 0:
+                time.sleep_ms(delay)
+            next_t = time.ticks_add(next_t, period)
+            pulses = self.pulses
+            q = (pulses - last_pulses) * per_s * self.flow_per_pulse
+            last_pulses = pulses
+            air = 1 if self.air.value() == self.air_level else 0
+            ctl.tick(self.read_pressure(0), self.read_pressure(1), self.read_pressure(2), q, air)
+            self.pump.duty_u16(min(_U16, ctl.out_pump * self.pump_num // self.pump_den))
+            self.clamp.value(ctl.out_clamp)
+            # Heparin: step rate from the infusion, plus pending bolus units.
+            rate = ctl.out_hep
+            if ctl.out_bolus > self.bolus_done:
+                rate += 36000  # a bolus runs at 3,600 U/h until delivered
+                self.bolus_done += rate * period // 36000000 or 1
+                if self.bolus_done > ctl.out_bolus:
+                    self.bolus_done = ctl.out_bolus
+            if rate != hep_rate:
+                hep_rate = rate
+                hz = rate * self.steps_per_u // 36000  # 0.1 U/h -> steps/s
+                if hz > 0:
+                    self.hep.freq(hz if hz > 8 else 8)
+                    self.hep.duty_u16(_U16 // 2)
+                    self.hep_en.value(1)
+                else:
+                    self.hep.duty_u16(0)
+                    self.hep_en.value(0)
+            if self.wdt is not None:
+                self.wdt.feed()

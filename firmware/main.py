@@ -1,0 +1,48 @@
+# Entry point. On a Pico it runs from flash with board.json beside it; on
+# the unix port (the virtual board) it takes --board PATH and --fd N, the
+# file descriptor of the serial link.
+
+import sys
+
+
+def _arg(argv, name, default):
+    for i in range(len(argv) - 1):
+        if argv[i] == name:
+            return argv[i + 1]
+    return default
+
+
+def main(argv):
+    import board
+    cfg = board.load(_arg(argv, "--board", "board.json"))
+    if cfg["hal"] == "rp2":
+        from hal.rp2 import Rp2Board as Board
+    else:
+        from hal.sim import SimBoard as Board
+    # Outputs to the safe state before anything else runs.
+    Board.boot_safe(cfg)
+    from controller import Controller
+    from link import Link
+    from service import Service
+    fd = _arg(argv, "--fd", None)
+    if fd is not None:
+        stream = open(int(fd), "r+b")
+        rd = wr = stream
+    else:
+        import micropython
+        micropython.kbd_intr(-1)  # a 0x03 byte on USB must not interrupt us
+        rd = sys.stdin.buffer
+        wr = sys.stdout.buffer
+    ctl = Controller(cfg)
+    link = Link(rd, wr)
+    svc = Service(ctl, link, cfg, cfg["hal"])
+    Board(ctl, link, svc, cfg).run()
+
+
+if __name__ == "__main__":
+    try:
+        main(sys.argv)
+    except OSError as e:
+        # The host closed the link: a clean end for a virtual board.
+        print("firmware: link ended:", e)
+        sys.exit(0)

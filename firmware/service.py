@@ -1,0 +1,105 @@
+# The meaning of host frames common to every HAL: identity, status,
+# diagnostics and operator commands. Replies carry the status block and
+# drain the event queue.
+
+import gc
+import json
+import struct
+import sys
+
+import protocol as P
+from version import FIRMWARE_VERSION
+
+try:
+    from micropython import mem_peak
+except ImportError:
+    mem_peak = None
+
+
+class Service:
+    def __init__(self, ctl, link, cfg, hal_name):
+        self.ctl = ctl
+        self.link = link
+        self.cfg = cfg
+        self.hal_name = hal_name
+        self.last_key = -1   # (type << 8 | seq) of the frame last answered
+
+    def reply(self, rtype, seq, head):
+        # Pack reply head, status block and as many pending events as fit.
+        ctl = self.ctl
+        al = ctl.alarms
+        hep = ctl.hep
+        ev = ctl.events
+        buf = self.link.tx
+        off = P.HEADER_LEN + P.REPLY_HEAD_LEN
+        flags = 0
+        if ctl.out_clamp:
+            flags |= P.F_CLAMP_OPEN
+        if al.audible(ctl.tick_no):
+            flags |= P.F_AUDIBLE
+        if ctl.tick_no < hep.hold_until:
+            flags |= P.F_HEPARIN_HOLD
+        struct.pack_into(P.STATUS_FMT, buf, off, ctl.tick_no, ctl.state, ctl.cart_no,
+                         al.top, flags, ctl.out_pump, ctl.flow_set, ctl.out_hep,
+                         hep.last_aptt, hep.bolus_total, ctl.cart_used, al.active,
+                         al.latched, hep.weight, ev.dropped & 0xFFFF)
+        off += P.STATUS_LEN
+        room = (len(buf) - off - P.TRAILER_LEN) // P.EVENT_LEN
+        n = ev.count if ev.count < room else room
+        e = ev.buf
+        for k in range(n):
+            i = ev.peek(k)
+            struct.pack_into(P.EVENT_FMT, buf, off, e[i], e[i + 1], e[i + 2], e[i + 3], e[i + 4])
+            off += P.EVENT_LEN
+        ev.drop(n)
+        struct.pack_into(P.REPLY_HEAD_FMT, buf, P.HEADER_LEN, head, n, 0)
+        self.link.send(rtype, seq, off - P.HEADER_LEN)
+
+    def send_json(self, rtype, seq, obj):
+        data = json.dumps(obj).encode()
+        buf = self.link.tx
+        buf[P.HEADER_LEN:P.HEADER_LEN + len(data)] = data
+        self.link.send(rtype, seq, len(data))
+
+    def hello(self):
+        impl = sys.implementation
+        return {
+            "implementation": impl.name,
+            "version": "%d.%d.%d" % impl.version[:3],
+            "firmware": FIRMWARE_VERSION,
+            "protocol": P.VERSION,
+            "board": self.cfg["name"],
+            "hal": self.hal_name,
+            "period_ms": self.ctl.period_ms,
+            "max_samples": P.MAX_SAMPLES,
+        }
+
+    def diag(self):
+        gc.collect()
+        link = self.link
+        return {
+            "mem_peak": mem_peak() if mem_peak else -1,
+            "mem_alloc": gc.mem_alloc(),
+            "mem_free": gc.mem_free(),
+            "rx_frames": link.rx_frames,
+            "rx_errors": link.rx_errors,
+            "rx_skipped": link.rx_skipped,
+            "tx_frames": link.tx_frames,
+            "events_dropped": self.ctl.events.dropped,
+        }
+
+    def handle(self, ftype, seq, n):
+        # Answer a non-STEP frame. Returns False if the type is not served here.
+        if ftype == P.T_CMD:
+            code, _r, _r2, arg = struct.unpack_from(P.CMD_FMT, self.link.pbuf, 0)
+            result = self.ctl.command(code, arg)
+            self.reply(P.T_CMD | P.REPLY, seq, code | (result << 8))
+        elif ftype == P.T_STATUS:
+            self.reply(P.T_STATUS | P.REPLY, seq, 0)
+        elif ftype == P.T_HELLO:
+            self.send_json(P.T_HELLO | P.REPLY, seq, self.hello())
+        elif ftype == P.T_DIAG:
+            self.send_json(P.T_DIAG | P.REPLY, seq, self.diag())
+        else:
+            return False
+        return True

@@ -1,0 +1,117 @@
+"""Request/reply over a :class:`~hil.link.Link`: sequence numbers,
+retransmission after a timeout or a NAK for a damaged frame, and decoding
+of the board's replies."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from hil import frames
+from hil.frames import Frame, FrameParser, Reply
+from hil.link import Link, LinkError
+
+P = frames.P
+C = frames.C
+
+NAK_NAMES = {
+    P.N_HEADER: "bad header check",
+    P.N_CRC: "bad frame CRC",
+    P.N_VERSION: "unsupported protocol version",
+    P.N_TYPE: "unknown frame type",
+    P.N_LENGTH: "impossible payload length",
+    P.N_TICK: "STEP does not continue from the board's tick",
+    P.N_PAYLOAD: "invalid payload",
+    P.N_MODE: "frame type not served by this board's HAL",
+}
+_RETRYABLE = (P.N_HEADER, P.N_CRC)
+
+
+class BoardError(RuntimeError):
+    """The board refused a frame or did not answer."""
+
+
+class BoardClient:
+    """Talks protocol v1 to one board.
+
+    Args:
+        link: the byte link.
+        timeout_s: wall-clock time to wait for one reply before resending.
+            This guards the link only; test timeouts are in virtual time.
+        retries: resends of one frame before giving up.
+    """
+
+    def __init__(self, link: Link, timeout_s: float = 5.0, retries: int = 3) -> None:
+        self.link = link
+        self.timeout_s = timeout_s
+        self.retries = retries
+        self.parser = FrameParser()
+        self.seq = 0
+        self.pending: list[Frame] = []
+        self.resends = 0
+
+    def transact(self, ftype: int, payload: bytes = b"") -> Frame:
+        """Send one frame and return the board's reply to it."""
+        self.seq = (self.seq + 1) & 0xFF
+        seq = self.seq
+        frame = frames.encode(ftype, seq, payload)
+        for attempt in range(self.retries + 1):
+            if attempt:
+                self.resends += 1
+            self.link.write(frame)
+            reply = self._await(ftype, seq)
+            if reply is None:
+                continue
+            if reply.ftype == P.T_NAK:
+                reason = reply.payload[0] if reply.payload else 0
+                if reason in _RETRYABLE:
+                    continue
+                raise BoardError(f"board refused frame type 0x{ftype:02x}: "
+                                 f"{NAK_NAMES.get(reason, f'reason {reason}')}")
+            return reply
+        raise BoardError(f"no valid reply from {self.link.name} to frame type 0x{ftype:02x} "
+                         f"after {self.retries + 1} attempts")
+
+    def _await(self, ftype: int, seq: int) -> Frame | None:
+        deadline = time.monotonic() + self.timeout_s
+        while True:
+            while self.pending:
+                f = self.pending.pop(0)
+                if f.seq == seq and (f.ftype == ftype | P.REPLY or f.ftype == P.T_NAK):
+                    return f
+                # A stale reply to an earlier attempt: ignore it.
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            data = self.link.read(65536, left)
+            if data:
+                self.pending.extend(self.parser.feed(data))
+
+    # -- typed requests -------------------------------------------------------
+
+    def hello(self) -> dict[str, Any]:
+        """The board's identity: implementation, version, firmware, board, period."""
+        return json.loads(self.transact(P.T_HELLO).payload)
+
+    def diag(self) -> dict[str, Any]:
+        """Memory and link counters."""
+        return json.loads(self.transact(P.T_DIAG).payload)
+
+    def status(self) -> Reply:
+        return frames.decode_reply(self.transact(P.T_STATUS).payload)
+
+    def command(self, code: int, arg: int = 0) -> Reply:
+        """Send an operator command; ``reply.result`` is ``C.OK`` or an error code."""
+        return frames.decode_reply(self.transact(P.T_CMD, frames.cmd_payload(code, arg)).payload)
+
+    def step(self, tick0: int, samples: bytes) -> Reply:
+        """Hand the board sensor samples for control periods tick0, tick0+1, ...
+
+        Returns:
+            The reply; ``reply.consumed`` periods were run.
+        """
+        return frames.decode_reply(self.transact(P.T_STEP, frames.step_payload(tick0, samples)).payload)
+
+
+__all__ = ["BoardClient", "BoardError", "LinkError", "NAK_NAMES"]

@@ -1,0 +1,81 @@
+"""The byte link between the host and a board.
+
+:class:`Link` is the interface; :class:`SerialLink` is the real thing,
+opened with pyserial from any port name or URL (``/dev/ttyACM0``, a pty
+path, ``socket://host:port``, ``rfc2217://...``). A fault-injecting or
+recording wrapper implements the same interface around another link.
+"""
+
+from __future__ import annotations
+
+import abc
+
+import serial
+
+
+class LinkError(ConnectionError):
+    """The link failed: the port vanished, could not be opened, or broke."""
+
+
+class Link(abc.ABC):
+    """A bidirectional byte stream with a read timeout."""
+
+    name: str = "link"
+
+    @abc.abstractmethod
+    def write(self, data: bytes) -> None:
+        """Send bytes, all of them."""
+
+    @abc.abstractmethod
+    def read(self, max_bytes: int, timeout_s: float) -> bytes:
+        """Return 1..max_bytes bytes, or ``b""`` if none came within timeout_s."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release the port."""
+
+    def __enter__(self) -> "Link":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class SerialLink(Link):
+    """A pyserial port.
+
+    Args:
+        port: device path or pyserial URL.
+        baudrate: ignored by ptys and USB CDC, honoured by real UARTs.
+    """
+
+    def __init__(self, port: str, baudrate: int = 115200) -> None:
+        self.name = port
+        try:
+            self.ser = serial.serial_for_url(port, baudrate=baudrate, timeout=1.0,
+                                             write_timeout=10.0, exclusive=None)
+        except (serial.SerialException, OSError, ValueError) as e:
+            raise LinkError(f"cannot open serial port {port}: {e}") from e
+        self._timeout = 1.0
+
+    def write(self, data: bytes) -> None:
+        try:
+            self.ser.write(data)
+        except (serial.SerialException, OSError) as e:
+            raise LinkError(f"serial port {self.name} failed while writing: {e}") from e
+
+    def read(self, max_bytes: int, timeout_s: float) -> bytes:
+        try:
+            if timeout_s != self._timeout:
+                self.ser.timeout = timeout_s
+                self._timeout = timeout_s
+            waiting = self.ser.in_waiting
+            return self.ser.read(min(max_bytes, waiting) if waiting else 1)
+        except (serial.SerialException, OSError) as e:
+            raise LinkError(f"serial port {self.name} vanished or failed while reading: {e}") from e
+
+    def close(self) -> None:
+        try:
+            self.ser.close()
+        except (serial.SerialException, OSError):
+            pass

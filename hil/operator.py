@@ -1,0 +1,144 @@
+"""A scripted operator: the nurse or perfusionist at the bedside, as a
+deterministic agenda in virtual time. It sets the device up, draws blood
+for aPTT and enters the lab's result when it comes back, changes the
+cartridge when the device asks for it, and acknowledges alarms."""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from hil import frames
+from hil.frames import Event
+
+C = frames.C
+
+
+@dataclass
+class OperatorPlan:
+    """What the operator does and how quickly (all times virtual)."""
+
+    weight_kg: float = 70.0
+    flow_ml_min: int = 200
+    aptt_every_h: float = 6.0
+    lab_turnaround_min: float = 45.0
+    start_delay_min: float = 2.0       # primed -> connect patient and start
+    exchange_delay_min: float = 10.0   # exchange due -> new cartridge confirmed
+    ack_delay_min: float = 2.0         # safe state -> alarms acknowledged
+    resume_after_ack: bool = True
+
+
+@dataclass(order=True)
+class _Item:
+    tick: int
+    order: int
+    action: str = field(compare=False)
+    arg: Any = field(compare=False, default=None)
+
+
+class ScriptedOperator:
+    """Acts on the loop at planned ticks and in reaction to firmware events.
+
+    Args:
+        plan: timings and settings.
+        period_s: control period.
+        record: called with each operator event (a dict with ``t_s``, ``type``).
+    """
+
+    def __init__(self, plan: OperatorPlan, period_s: float,
+                 record: Callable[[dict[str, Any]], None]) -> None:
+        self.plan = plan
+        self.period_s = period_s
+        self.record = record
+        self.agenda: list[_Item] = []
+        self._order = 0
+        self.connected = False
+        self.loop: Any = None
+
+    def ticks(self, minutes: float) -> int:
+        return max(1, round(minutes * 60.0 / self.period_s))
+
+    def schedule(self, tick: int, action: str, arg: Any = None) -> None:
+        self._order += 1
+        heapq.heappush(self.agenda, _Item(tick, self._order, action, arg))
+
+    def next_tick(self) -> int:
+        """Tick of the next planned action (a large number if none)."""
+        return self.agenda[0].tick if self.agenda else 1 << 62
+
+    def begin(self, loop: Any) -> None:
+        """Set the device up at the current tick and start priming."""
+        self.loop = loop
+        self.schedule(loop.tick, "setup")
+
+    def on_event(self, e: Event) -> None:
+        """React to a firmware event (called by the loop as events arrive)."""
+        if self.loop is None:
+            return
+        now = self.loop.tick
+        if e.kind == C.EV_PRIMED:
+            self.schedule(now + self.ticks(self.plan.start_delay_min), "start")
+        elif e.kind == C.EV_EXCHANGE_DUE and e.code < self._max_cartridges():
+            self.schedule(now + self.ticks(self.plan.exchange_delay_min), "exchange")
+        elif e.kind == C.EV_STATE and e.code == C.SAFE:
+            self.schedule(now + self.ticks(self.plan.ack_delay_min), "acknowledge")
+
+    def _max_cartridges(self) -> int:
+        return int(getattr(self.loop, "max_cartridges", 7))
+
+    def run_due(self) -> None:
+        """Carry out every action planned for the current tick or earlier."""
+        loop = self.loop
+        while self.agenda and self.agenda[0].tick <= loop.tick:
+            item = heapq.heappop(self.agenda)
+            getattr(self, "_do_" + item.action)(item.arg)
+
+    # -- actions ---------------------------------------------------------------
+
+    def _cmd(self, code: int, arg: int = 0) -> int:
+        reply = self.loop.command(code, arg)
+        self.record({"type": "command", "command": C.CMD_NAMES[code], "arg": arg,
+                     "result": C.RESULT_NAMES[reply.result]})
+        return reply.result
+
+    def _do_setup(self, _: Any) -> None:
+        self._cmd(C.CMD_SET_WEIGHT, round(self.plan.weight_kg * 10))
+        self._cmd(C.CMD_SET_FLOW, self.plan.flow_ml_min)
+        self._cmd(C.CMD_PRIME)
+
+    def _do_start(self, _: Any) -> None:
+        plant = self.loop.plant
+        if not self.connected:
+            plant.connect_patient()
+            self.connected = True
+            self.record({"type": "patient_connected"})
+            first_draw = self.loop.tick + self.ticks(self.plan.aptt_every_h * 60)
+            self.schedule(first_draw, "draw_aptt")
+        self._cmd(C.CMD_START)
+
+    def _do_draw_aptt(self, _: Any) -> None:
+        value = float(self.loop.plant.draw_aptt())
+        self.record({"type": "aptt_drawn", "lab_aptt_s": round(value, 1),
+                     "true_aptt_s": round(float(self.loop.plant.true_aptt()), 1)})
+        self.schedule(self.loop.tick + self.ticks(self.plan.lab_turnaround_min), "enter_aptt", value)
+        self.schedule(self.loop.tick + self.ticks(self.plan.aptt_every_h * 60), "draw_aptt")
+
+    def _do_enter_aptt(self, value: float) -> None:
+        arg = max(100, min(2000, round(value * 10)))
+        self._cmd(C.CMD_APTT, arg)
+
+    def _do_exchange(self, _: Any) -> None:
+        self.loop.plant.replace_cartridge()
+        result = self._cmd(C.CMD_CONFIRM_EXCHANGE)
+        if result == C.OK:
+            self.record({"type": "cartridge_exchange",
+                         "cartridge": self.loop.status.cartridge})
+
+    def _do_acknowledge(self, _: Any) -> None:
+        if self._cmd(C.CMD_ACK_ALARMS) == C.OK and self.plan.resume_after_ack:
+            if self.loop.status.state == C.PAUSED:
+                self._cmd(C.CMD_RESUME)
+        elif self.loop.status.state == C.SAFE:
+            # Condition still present: look again later.
+            self.schedule(self.loop.tick + self.ticks(self.plan.ack_delay_min), "acknowledge")
