@@ -36,6 +36,9 @@ def main(argv):
     ctl = Controller(cfg)
     link = Link(rd, wr)
     svc = Service(ctl, link, cfg, cfg["hal"])
+    if "--heap-stats" in argv:
+        svc.heap_stats = True
+        svc.account_heap()
     Board(ctl, link, svc, cfg).run()
 
 

@@ -29,6 +29,32 @@ class OperatorPlan:
     resume_after_ack: bool = True
 
 
+@dataclass(frozen=True)
+class FaultStep:
+    """A fault the plant suffers at a virtual time.
+
+    Attributes:
+        t_s: when, in virtual seconds from the start of the run.
+        fault: ``access_occlusion`` (value 0..1), ``air`` (value: seconds of
+            air at the detector) or ``clot_boost`` (value: extra clot growth
+            factor).
+        value: the fault's size.
+    """
+
+    t_s: float
+    fault: str
+    value: float
+
+    def __post_init__(self) -> None:
+        if self.fault not in FAULTS:
+            raise ValueError(f"unknown fault {self.fault!r}; known: {', '.join(FAULTS)}")
+        if self.t_s < 0:
+            raise ValueError(f"fault time {self.t_s} s is negative")
+
+
+FAULTS = ("access_occlusion", "air", "clot_boost")
+
+
 @dataclass(order=True)
 class _Item:
     tick: int
@@ -67,10 +93,13 @@ class ScriptedOperator:
         """Tick of the next planned action (a large number if none)."""
         return self.agenda[0].tick if self.agenda else 1 << 62
 
-    def begin(self, loop: Any) -> None:
-        """Set the device up at the current tick and start priming."""
+    def begin(self, loop: Any, faults: tuple[FaultStep, ...] = ()) -> None:
+        """Set the device up at the current tick and start priming; plan the
+        faults the plant will suffer."""
         self.loop = loop
         self.schedule(loop.tick, "setup")
+        for f in faults:
+            self.schedule(loop.tick + round(f.t_s / self.period_s), "fault", f)
 
     def on_event(self, e: Event) -> None:
         """React to a firmware event (called by the loop as events arrive)."""
@@ -134,6 +163,14 @@ class ScriptedOperator:
         if result == C.OK:
             self.record({"type": "cartridge_exchange",
                          "cartridge": self.loop.status.cartridge})
+
+    def _do_fault(self, f: FaultStep) -> None:
+        faults = self.loop.plant.faults
+        if f.fault == "air":
+            faults.air_ticks_remaining = max(1, round(f.value / self.period_s))
+        else:
+            setattr(faults, f.fault, float(f.value))
+        self.record({"type": "fault", "fault": f.fault, "value": f.value})
 
     def _do_acknowledge(self, _: Any) -> None:
         if self._cmd(C.CMD_ACK_ALARMS) == C.OK and self.plan.resume_after_ack:

@@ -146,6 +146,9 @@ def plots(result: TherapyResult) -> list[tuple[str, str]]:
     ax.plot([e["t_s"] / 3600 for e in lab], [e["aptt_s"] for e in lab], "o", color="navy",
             label="aPTT entered (lab)")
     ax.axhspan(60, 80, color="tab:blue", alpha=0.08, label="target 60-80 s")
+    # Right after a bolus the true aPTT is far above what a lab reports
+    # (>200 s, unclottable); the axis stops there to keep the range readable.
+    ax.set_ylim(0, 200)
     ax.set_ylabel("aPTT (s)")
     ax.set_xlabel("hours")
     ax2 = ax.twinx()

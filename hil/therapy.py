@@ -14,7 +14,7 @@ from hil.client import BoardClient
 from hil.frames import Event
 from hil.link import Link, SerialLink
 from hil.loop import ClosedLoop
-from hil.operator import OperatorPlan, ScriptedOperator
+from hil.operator import FaultStep, OperatorPlan, ScriptedOperator
 from hil.virtual_board import VirtualBoard
 
 C = frames.C
@@ -33,8 +33,10 @@ class TherapyPlan:
     board: str = "virtual"          # board config name or path
     port: str | None = None         # a serial port or URL; None starts a virtual board
     heapsize: str = "192K"
+    heap_stats: bool = False        # the firmware measures its peak heap (slower)
     max_batch: int = frames.P.MAX_SAMPLES
     trace_every_s: float = 10.0
+    faults: tuple[FaultStep, ...] = ()
 
 
 @dataclass
@@ -116,7 +118,7 @@ def run_therapy(plan: TherapyPlan,
 
     board: VirtualBoard | None = None
     if plan.port is None:
-        board = VirtualBoard(plan.board, plan.heapsize, log=firmware_log)
+        board = VirtualBoard(plan.board, plan.heapsize, log=firmware_log, heap_stats=plan.heap_stats)
         port = board.start()
     else:
         port = plan.port
@@ -147,7 +149,7 @@ def run_therapy(plan: TherapyPlan,
         loop = ClosedLoop(client, plant, max_batch=plan.max_batch, on_event=on_event)
         end = round(plan.hours * 3600 / period_s)
         chunk = max(1, round(600 / period_s))   # report progress every 10 virtual minutes
-        op.begin(loop)
+        op.begin(loop, plan.faults)
         t0 = time.perf_counter()
         while loop.tick < end:
             op.run_due()
@@ -164,7 +166,9 @@ def run_therapy(plan: TherapyPlan,
             link.close()
         if board is not None:
             board.stop()
-    untreated = simulate_untreated(patient, plan.seed, plan.hours * 3600.0, trace_every * period_s)
+    # The untreated arm is sampled on whole seconds (the physiology step).
+    untreated_every = max(1.0, float(round(trace_every * period_s)))
+    untreated = simulate_untreated(patient, plan.seed, plan.hours * 3600.0, untreated_every)
     return TherapyResult(
         plan=plan, hello=hello, diag=diag, period_s=period_s, virtual_s=end * period_s,
         wall_s=wall, events=events, fw_events=loop.events, trace_columns=tuple(TRACE_COLUMNS),

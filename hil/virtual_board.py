@@ -28,15 +28,17 @@ class VirtualBoard:
         board: board config name (``virtual``) or path to a JSON file.
         heapsize: MicroPython heap, e.g. ``"192K"`` as on a Pico.
         log: where the firmware's own prints go (default: discarded).
+        heap_stats: have the firmware measure its peak heap (slower).
     """
 
     def __init__(self, board: str = "virtual", heapsize: str = "192K",
-                 log: Path | None = None) -> None:
+                 log: Path | None = None, heap_stats: bool = False) -> None:
         self.board_path = board_config_path(board).resolve()
         if not self.board_path.exists():
             raise FileNotFoundError(f"board config {self.board_path} does not exist")
         self.heapsize = heapsize
         self.log = log
+        self.heap_stats = heap_stats
         self.proc: subprocess.Popen[bytes] | None = None
         self._slave_fd = -1
         self.port = ""
@@ -50,6 +52,8 @@ class VirtualBoard:
         cmd = [micropython_executable(), "-X", f"heapsize={self.heapsize}",
                str(FIRMWARE_DIR / "main.py"), "--board", str(self.board_path),
                "--fd", str(master)]
+        if self.heap_stats:
+            cmd.append("--heap-stats")
         if self.log is not None:
             self.log.parent.mkdir(parents=True, exist_ok=True)
             self._log_file = open(self.log, "wb")

@@ -39,6 +39,7 @@ class SimBoard:
                 if not ok:
                     link._nak(seq, P.N_MODE, ftype)
             svc.last_key = key if ok else -1
+            svc.account_heap()
 
     def step(self, seq, n):
         s = self.link.samples

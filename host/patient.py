@@ -1,0 +1,63 @@
+"""Parameter sets: the patient and the device (with named presets)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from host.cartridge import PRESETS, AdsorberParams, CYTOSORB
+from host.circuit import ClotParams, HydraulicParams
+from host.lab import LabParams
+from host.sensors import SensorParams
+
+
+@dataclass(frozen=True)
+class PatientParams:
+    """One patient.
+
+    Attributes:
+        weight_kg: Body weight (kg).
+        hematocrit: Haematocrit fraction (plasma flow and plasma volume).
+        k_pg: Pathogen growth rate per hour of the inflammation driver
+            (domain.md: 0.25 mild ... 0.65 severe); 0.6 = septic shock.
+        p0: Pathogen load at onset (domain.md: 1.0-1.5).
+        hours_since_onset: Time from infection onset to the start of the
+            simulation (therapy start); the physiology is pre-run over it.
+    """
+
+    weight_kg: float = 70.0
+    hematocrit: float = 0.30
+    k_pg: float = 0.6
+    p0: float = 1.0
+    # assumption: therapy starts 12 h after onset (CytoSorb is best started within
+    # 24 h of diagnosis).
+    hours_since_onset: float = 12.0
+
+
+@dataclass(frozen=True)
+class DeviceParams:
+    """The extracorporeal device and its instruments."""
+
+    adsorber: AdsorberParams = CYTOSORB
+    hydraulics: HydraulicParams = field(default_factory=HydraulicParams)
+    clot: ClotParams = field(default_factory=ClotParams)
+    sensors: SensorParams = field(default_factory=SensorParams)
+    lab: LabParams = field(default_factory=LabParams)
+
+    @classmethod
+    def preset(cls, name: str) -> "DeviceParams":
+        """Device with a named adsorber and default circuit.
+
+        Args:
+            name: Adsorber preset name (``"cytosorb"`` or ``"sham"``).
+
+        Returns:
+            The device parameters.
+
+        Raises:
+            KeyError: Unknown preset.
+        """
+        try:
+            adsorber = PRESETS[name.lower()]
+        except KeyError:
+            raise KeyError(f"unknown device preset {name!r}; known: {sorted(PRESETS)}") from None
+        return cls(adsorber=adsorber)

@@ -1,0 +1,149 @@
+"""The slow physiology step shared by the plant and the untreated course.
+
+One step advances the inflammation driver and the cytokines by ``dt_s``.  The
+same function runs with floats (one patient inside the plant) and with (N,)
+arrays (a cohort); it only uses operations that give identical results in both.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from host import cytokines, inflammation
+from host.numeric import Num
+from host.patient import PatientParams
+
+# Physiology step of the plant and of the untreated course (s).
+PHYSIO_DT_S = 1.0
+# Step used to pre-run from infection onset to the simulation start (s).  The
+# fastest rate in the model (IL-1b, 0.24/min) times 10 s is 0.04: stable.
+PRERUN_DT_S = 10.0
+
+REYNOLDS = inflammation.ReynoldsParams()
+CYTOKINES = cytokines.CytokineParams()
+
+
+@dataclass(frozen=True)
+class PhysiologyState:
+    """Driver and cytokine state."""
+
+    driver: inflammation.ReynoldsState
+    cyto: cytokines.CytokineState
+
+
+@dataclass(frozen=True)
+class PatientArrays:
+    """Per-patient inputs of the step (floats for one patient, (N,) arrays for a cohort)."""
+
+    k_pg: Num
+    hematocrit: Num
+    rates: cytokines.CytokineRates
+
+
+def patient_inputs(patient: PatientParams) -> PatientArrays:
+    """Inputs of the step for one patient (plain floats).
+
+    Args:
+        patient: Patient parameters.
+
+    Returns:
+        Float inputs.
+    """
+    return PatientArrays(k_pg=float(patient.k_pg), hematocrit=float(patient.hematocrit),
+                         rates=cytokines.rates(float(patient.weight_kg), float(patient.hematocrit),
+                                               CYTOKINES))
+
+
+def cohort_inputs(weight_kg: np.ndarray, hematocrit: np.ndarray, k_pg: np.ndarray) -> PatientArrays:
+    """Inputs of the step for a cohort.
+
+    Args:
+        weight_kg: (N,) body weights.
+        hematocrit: (N,) haematocrits.
+        k_pg: (N,) pathogen growth rates.
+
+    Returns:
+        Array inputs.
+    """
+    w = np.asarray(weight_kg, dtype=np.float64)
+    h = np.asarray(hematocrit, dtype=np.float64)
+    return PatientArrays(k_pg=np.asarray(k_pg, dtype=np.float64), hematocrit=h,
+                         rates=cytokines.rates(w, h, CYTOKINES))
+
+
+def onset_state(p0: Num, inputs: PatientArrays) -> PhysiologyState:
+    """State at infection onset.
+
+    Args:
+        p0: Initial pathogen load (float or (N,) array).
+        inputs: Patient inputs.
+
+    Returns:
+        The onset state.
+    """
+    return PhysiologyState(driver=inflammation.initial_state(p0, REYNOLDS),
+                           cyto=cytokines.initial_state(inputs.rates, CYTOKINES))
+
+
+def step(s: PhysiologyState, inputs: PatientArrays, removal: cytokines.Removal,
+         dt_s: float) -> PhysiologyState:
+    """Advance the physiology by ``dt_s`` seconds.
+
+    Args:
+        s: Current state.
+        inputs: Patient inputs.
+        removal: Adsorber clearances (``cytokines.NO_REMOVAL`` when untreated).
+        dt_s: Step (s).
+
+    Returns:
+        The new state.
+    """
+    pro = inflammation.pro_drive(s.driver, REYNOLDS)
+    anti = inflammation.anti_drive(s.driver, REYNOLDS)
+    cyto = cytokines.step(s.cyto, inputs.rates, pro, anti, removal, dt_s / 60.0, CYTOKINES)
+    driver = inflammation.step(s.driver, inputs.k_pg, dt_s / 3600.0, REYNOLDS)
+    return PhysiologyState(driver=driver, cyto=cyto)
+
+
+def prerun(p0: Num, inputs: PatientArrays, hours: float) -> PhysiologyState:
+    """State ``hours`` after onset, untreated, integrated with ``PRERUN_DT_S``.
+
+    Args:
+        p0: Initial pathogen load.
+        inputs: Patient inputs.
+        hours: Time since onset (rounded to whole pre-run steps).
+
+    Returns:
+        The state at the simulation start.
+    """
+    s = onset_state(p0, inputs)
+    for _ in range(int(round(hours * 3600.0 / PRERUN_DT_S))):
+        s = step(s, inputs, cytokines.NO_REMOVAL, PRERUN_DT_S)
+    return s
+
+
+def start_state(patient: PatientParams) -> PhysiologyState:
+    """State of one patient at the simulation start (floats).
+
+    Args:
+        patient: Patient parameters.
+
+    Returns:
+        The pre-run state.
+    """
+    return prerun(float(patient.p0), patient_inputs(patient), patient.hours_since_onset)
+
+
+def concentrations(s: PhysiologyState) -> dict[str, Num]:
+    """Reported plasma concentrations.
+
+    Args:
+        s: State.
+
+    Returns:
+        ``{"IL-6", "TNF-a", "IL-1b", "IL-10"}`` in pg/mL.
+    """
+    c = s.cyto
+    return {"IL-6": c.il6, "TNF-a": c.tnf, "IL-1b": c.il1b, "IL-10": c.il10}

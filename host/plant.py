@@ -1,0 +1,434 @@
+"""The composed plant: patient, heparin, circuit, cartridge, sensors, laboratory.
+
+Multi-rate scheme (period ``period_s``, default 0.1 s):
+
+* every tick (plain float arithmetic): pump-flow response, pressures, sensor
+  noise and quantisation, heparin-infusion bookkeeping, air flag;
+* every ``PHYSIO_DT_S`` (1 s), on ticks that are multiples of the step count:
+  heparin kinetics, aPTT, adsorber loading and removal, cytokines, inflammation
+  driver, clot growth.  The slow step uses the mean flow and the heparin units
+  infused over the ticks since the previous slow step.
+
+Determinism: all randomness comes from ``host.noise`` addressed by (seed,
+stream, index), never from a running generator, and the slow step is anchored
+to absolute tick numbers.  A run is therefore a pure function of (parameters,
+seed, actuator sequence) however ``advance`` is chunked, and ``snapshot`` /
+``restore`` reproduce it bit for bit.
+"""
+
+from __future__ import annotations
+
+from array import array
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from host import cartridge, circuit, cytokines, heparin, lab, noise, physiology
+from host.inflammation import anti_drive, pro_drive
+from host.patient import DeviceParams, PatientParams
+from host.sensors import SENSOR_CHANNELS, SensorFault, faulted
+
+__all__ = ["Plant", "Actuators", "Faults", "SensorFault", "SENSOR_CHANNELS", "TRACE_COLUMNS"]
+
+TRACE_COLUMNS = (
+    "t_s", "IL-6", "TNF-a", "IL-1b", "IL-10",
+    "heparin_u_ml", "aptt_s",
+    "q_blood_ml_min", "p_access_mmhg", "p_pre_mmhg", "p_return_mmhg",
+    "clot_fraction", "extraction_il6", "cartridge_index", "cartridge_age_h", "plasma_processed_l",
+    "pump_ml_min", "heparin_u_h", "connected",
+    "drive_pro", "drive_anti",
+)
+
+_CH_INDEX = {name: i for i, name in enumerate(SENSOR_CHANNELS)}
+
+
+@dataclass(frozen=True)
+class Actuators:
+    """Firmware outputs, held constant over one ``advance`` call.
+
+    Attributes:
+        pump_ml_min: Blood-pump set flow (mL/min).
+        clamp_open: Return clamp state; closed stops the flow.
+        heparin_u_h: Heparin infusion rate (U/h) to the patient.
+        heparin_bolus_u: Cumulative bolus units delivered so far (monotonic);
+            the increase since the previous step goes to the patient at once.
+    """
+
+    pump_ml_min: float = 0.0
+    clamp_open: bool = False
+    heparin_u_h: float = 0.0
+    heparin_bolus_u: float = 0.0
+
+
+@dataclass
+class Faults:
+    """Injected faults; change them between ``advance`` calls.
+
+    Attributes:
+        access_occlusion: 0 (none) .. 1 (complete) narrowing of the access line.
+        air_ticks_remaining: Ticks for which the air detector still sees air.
+        clot_boost: Clot growth rate is multiplied by ``1 + clot_boost``.
+        sensor: Per-channel sensor faults.
+        drift_start: Bookkeeping: tick at which each drift fault was first applied.
+    """
+
+    access_occlusion: float = 0.0
+    air_ticks_remaining: int = 0
+    clot_boost: float = 0.0
+    sensor: dict[str, SensorFault] = field(default_factory=dict)
+    drift_start: dict[str, tuple[SensorFault, int]] = field(default_factory=dict)
+
+    def clone(self) -> "Faults":
+        """Independent copy (SensorFault values are immutable and shared).
+
+        Returns:
+            The copy.
+        """
+        return Faults(self.access_occlusion, self.air_ticks_remaining, self.clot_boost,
+                      dict(self.sensor), dict(self.drift_start))
+
+
+@dataclass
+class _State:
+    """Everything that changes during a run (the snapshot payload)."""
+
+    tick: int
+    phys: physiology.PhysiologyState
+    hep_conc: float
+    aptt: float
+    q: float = 0.0
+    q_acc: float = 0.0
+    hep_acc_u: float = 0.0
+    last_bolus_u: float = 0.0
+    connected: bool = False
+    cart_index: int = 0
+    cart_factor: float = 1.0
+    processed_l: float = 0.0
+    cart_age_s: float = 0.0
+    clot: float = 0.0
+    extraction_il6: float = 0.0
+    pump_ml_min: float = 0.0
+    heparin_u_h: float = 0.0
+
+    def clone(self) -> "_State":
+        """Independent copy.  Every field is an immutable value (the physiology
+        state is a frozen dataclass of floats), so a shallow copy is complete.
+
+        Returns:
+            The copy.
+        """
+        c = object.__new__(_State)
+        c.__dict__.update(self.__dict__)
+        return c
+
+
+class Plant:
+    """Plant model driven by the firmware's actuator outputs.
+
+    Args:
+        patient: Patient parameters.
+        device: Device parameters.
+        seed: Run seed.
+        period_s: Control period (s); must divide the 1 s physiology step.
+        trace_every: A trace row is recorded whenever ``tick % trace_every == 0``.
+    """
+
+    def __init__(self, patient: PatientParams = PatientParams(), device: Optional[DeviceParams] = None,
+                 seed: int = 0, period_s: float = 0.1, trace_every: int = 100) -> None:
+        self.patient = patient
+        self.device = device if device is not None else DeviceParams.preset("cytosorb")
+        self.seed = int(seed)
+        self.period_s = float(period_s)
+        self.trace_every = int(trace_every)
+        slow = int(round(physiology.PHYSIO_DT_S / self.period_s))
+        if slow < 1 or abs(slow * self.period_s - physiology.PHYSIO_DT_S) > 1e-9:
+            raise ValueError("period_s must divide the physiology step of 1 s")
+        if self.trace_every < 1:
+            raise ValueError("trace_every must be >= 1")
+        self._slow_every = slow
+        self._inputs = physiology.patient_inputs(patient)
+        self._hep_vol_ml = float(heparin.volume_ml(patient.weight_kg))
+        self._alpha = circuit.pump_alpha(self.period_s, self.device.hydraulics)
+        self._noise = noise.BlockCache(self.seed, noise.STREAM_SENSOR, 4)
+        self._fault_noise = noise.BlockCache(self.seed, noise.STREAM_FAULT_NOISE, 4)
+        self.faults = Faults()
+        self.trace_rows: list[tuple[float, ...]] = []
+        self._s = _State(tick=0, phys=physiology.start_state(patient), hep_conc=0.0,
+                         aptt=float(heparin.aptt_s(0.0)))
+        self._s.cart_factor = self._draw_clot_factor(0)
+        h = self.device.hydraulics
+        sens = self.device.sensors
+        self._const = (self._alpha, self._slow_every, self.trace_every, h.static_mmhg,
+                       1.0 / h.flow_ref_ml_min, h.exponent, sens.pressure_noise_mmhg, sens.flow_noise_ml_min)
+        self._coef_occ = 0.0
+        self._coef = self._coefficients()
+
+    # ------------------------------------------------------------------ helpers
+    @property
+    def tick(self) -> int:
+        """Control periods stepped since construction."""
+        return self._s.tick
+
+    def _draw_clot_factor(self, index: int) -> float:
+        """Clot-rate factor of cartridge number ``index`` (counter-based).
+
+        Args:
+            index: Cartridge number (0 = first).
+
+        Returns:
+            Log-normal factor, median 1.
+        """
+        z = noise.normal_single(self.seed, noise.STREAM_CLOT_FACTOR, index)
+        return circuit.clot_factor(z, self.device.clot)
+
+    def _coefficients(self) -> circuit.Coefficients:
+        """Pressure coefficients for the current state and faults (remembers the occlusion used)."""
+        self._coef_occ = self.faults.access_occlusion
+        return circuit.coefficients(self._s.clot, self._coef_occ, self._s.connected, self.device.hydraulics)
+
+    # ------------------------------------------------------------- the stepping
+    def advance(self, act: Actuators, n: int, out: Optional[array] = None) -> None:
+        """Step ``n`` control periods with constant actuators.
+
+        Args:
+            act: Actuator outputs for these periods.
+            n: Number of periods.
+            out: If given, ``len(SENSOR_CHANNELS)`` int16 readings are appended per period.
+        """
+        if n <= 0:
+            return
+        s = self._s
+        faults = self.faults
+        pump = act.pump_ml_min
+        s.pump_ml_min = pump
+        s.heparin_u_h = act.heparin_u_h
+        bolus = act.heparin_bolus_u
+        if bolus != s.last_bolus_u:
+            if bolus > s.last_bolus_u:
+                s.hep_conc += (bolus - s.last_bolus_u) / self._hep_vol_ml
+                s.aptt = float(heparin.aptt_s(s.hep_conc))
+            s.last_bolus_u = bolus
+
+        if faults.access_occlusion != self._coef_occ:
+            self._coef = self._coefficients()
+        coef = self._coef
+        q_target = pump if (act.clamp_open and pump > 0.0) else 0.0
+        if q_target > 0.0 and faults.access_occlusion > 0.0:
+            q_target = min(q_target, circuit.max_flow(coef, self.device.hydraulics))
+        hep_per_tick = act.heparin_u_h * self.period_s / 3600.0
+        alpha, slow_every, trace_every, ps, inv_qref, expo, sp, sq = self._const
+        c_acc, c_ret, c_cart = coef.access, coef.ret, coef.cart
+        cache = self._noise
+        vals = cache.values
+        blk_lo = cache.block * noise.BLOCK
+        blk_hi = blk_lo + noise.BLOCK
+        special = bool(faults.sensor) or faults.air_ticks_remaining > 0
+        emit = out is not None
+        q = s.q
+        q_acc = s.q_acc
+        hep_acc = s.hep_acc_u
+        tick = s.tick
+        for _ in range(n):
+            q += alpha * (q_target - q)
+            if q < 1e-3 and q_target == 0.0:
+                q = 0.0
+            q_acc += q
+            hep_acc += hep_per_tick
+            tick += 1
+            if tick % slow_every == 0:
+                s.q, s.q_acc, s.hep_acc_u, s.tick = q, q_acc, hep_acc, tick
+                self._slow_step()
+                q_acc = 0.0
+                hep_acc = 0.0
+                c_cart = self._coef.cart
+            if emit:
+                x = (q * inv_qref) ** expo
+                p_ret = ps + c_ret * x
+                if tick >= blk_hi or tick < blk_lo:
+                    cache.load(tick)
+                    vals = cache.values
+                    blk_lo = cache.block * noise.BLOCK
+                    blk_hi = blk_lo + noise.BLOCK
+                j = (tick - blk_lo) * 4
+                r0 = round((ps - c_acc * x + sp * vals[j]) * 10.0)
+                r1 = round((p_ret + c_cart * x + sp * vals[j + 1]) * 10.0)
+                r2 = round((p_ret + sp * vals[j + 2]) * 10.0)
+                r3 = round((q + sq * vals[j + 3]) * 10.0)
+                if r0 < -32768:
+                    r0 = -32768
+                elif r0 > 32767:
+                    r0 = 32767
+                if r1 > 32767:
+                    r1 = 32767
+                elif r1 < -32768:
+                    r1 = -32768
+                if r2 > 32767:
+                    r2 = 32767
+                elif r2 < -32768:
+                    r2 = -32768
+                if r3 < 0:
+                    r3 = 0
+                elif r3 > 32767:
+                    r3 = 32767
+                if special:
+                    s.tick = tick
+                    row = self._special(tick, [r0, r1, r2, r3, 0],
+                                        (ps - c_acc * x + sp * vals[j], p_ret + c_cart * x + sp * vals[j + 1],
+                                         p_ret + sp * vals[j + 2], q + sq * vals[j + 3]))
+                    out.extend(row)
+                    special = bool(faults.sensor) or faults.air_ticks_remaining > 0
+                else:
+                    out.append(r0)
+                    out.append(r1)
+                    out.append(r2)
+                    out.append(r3)
+                    out.append(0)
+            elif faults.air_ticks_remaining > 0:
+                faults.air_ticks_remaining -= 1
+            if tick % trace_every == 0:
+                s.q, s.q_acc, s.hep_acc_u, s.tick = q, q_acc, hep_acc, tick
+                self.trace_rows.append(self._row())
+        s.q, s.q_acc, s.hep_acc_u, s.tick = q, q_acc, hep_acc, tick
+
+    def _special(self, tick: int, raw: list[int], phys: tuple[float, float, float, float]) -> list[int]:
+        """Readings of one tick when air or sensor faults are active.
+
+        Args:
+            tick: Current tick.
+            raw: Healthy readings in counts (flags last, 0).
+            phys: Healthy readings in physical units (pressures, flow), noise included.
+
+        Returns:
+            The five readings to emit.
+        """
+        f = self.faults
+        if f.air_ticks_remaining > 0:
+            raw[4] = 1
+            f.air_ticks_remaining -= 1
+        if f.sensor:
+            off = self._fault_noise.load(tick)
+            zs = self._fault_noise.values
+            for name, fault in f.sensor.items():
+                i = _CH_INDEX[name]
+                started = f.drift_start.get(name)
+                if started is None or started[0] is not fault:
+                    f.drift_start[name] = (fault, tick)
+                    started = f.drift_start[name]
+                elapsed = (tick - started[1]) * self.period_s
+                p = phys[i] if i < 4 else float(raw[4])
+                raw[i] = faulted(name, fault, p, raw[i], elapsed, zs[off + (i % 4)])
+        return raw
+
+    def _slow_step(self) -> None:
+        """One physiology step (1 s) using the flow and heparin of the last ticks."""
+        s = self._s
+        dev = self.device
+        dt_s = physiology.PHYSIO_DT_S
+        q_mean = s.q_acc / self._slow_every
+        s.hep_conc = float(heparin.step(s.hep_conc, s.hep_acc_u, self._hep_vol_ml, dt_s / 60.0))
+        s.aptt = float(heparin.aptt_s(s.hep_conc))
+        removal = cytokines.NO_REMOVAL
+        if s.connected:
+            s.cart_age_s += dt_s
+            if q_mean > 1e-6:
+                a = dev.adsorber
+                qp = cartridge.plasma_flow(q_mean, self.patient.hematocrit)
+                k = cartridge.capacity_ml_min(s.processed_l, a)
+                e6 = cartridge.extraction(k, qp, 1.0)
+                s.extraction_il6 = e6
+                removal = cytokines.Removal(il6=qp * e6,
+                                            tnf=qp * cartridge.extraction(k, qp, a.rel_tnf),
+                                            il1b=qp * cartridge.extraction(k, qp, a.rel_il1b),
+                                            il10=qp * cartridge.extraction(k, qp, a.rel_il10))
+                s.processed_l += qp * dt_s / 60000.0
+            else:
+                s.extraction_il6 = 0.0
+            rate = circuit.clot_rate_per_h(s.aptt, q_mean, s.cart_factor, self.faults.clot_boost, dev.clot)
+            clot = s.clot + rate * dt_s / 3600.0
+            s.clot = clot if clot < dev.clot.max_fraction else dev.clot.max_fraction
+            self._coef = self._coefficients()
+        s.phys = physiology.step(s.phys, self._inputs, removal, dt_s)
+
+    # ----------------------------------------------------------- observation
+    def observe(self) -> dict[str, float]:
+        """Current true values.
+
+        Returns:
+            Dict keyed by ``TRACE_COLUMNS``.
+        """
+        return dict(zip(TRACE_COLUMNS, self._row()))
+
+    def _row(self) -> tuple[float, ...]:
+        """Current true values in ``TRACE_COLUMNS`` order."""
+        s = self._s
+        c = s.phys.cyto
+        if self.faults.access_occlusion != self._coef_occ:
+            self._coef = self._coefficients()
+        p_acc, p_pre, p_ret = circuit.pressures(s.q, self._coef, self.device.hydraulics)
+        return (s.tick * self.period_s, float(c.il6), float(c.tnf), float(c.il1b), float(c.il10),
+                s.hep_conc, s.aptt,
+                s.q, p_acc, p_pre, p_ret,
+                s.clot, s.extraction_il6, s.cart_index, s.cart_age_s / 3600.0, s.processed_l,
+                s.pump_ml_min, s.heparin_u_h, 1.0 if s.connected else 0.0,
+                float(pro_drive(s.phys.driver)), float(anti_drive(s.phys.driver)))
+
+    def true_aptt(self) -> float:
+        """True aPTT now (s)."""
+        return self._s.aptt
+
+    def draw_aptt(self) -> float:
+        """Laboratory aPTT drawn now (s); the noise depends on seed and tick only.
+
+        Returns:
+            Measured aPTT (s).  Its delivery delay is ``device.lab.turnaround_s``.
+        """
+        return lab.measure_aptt(self._s.aptt, self.seed, self._s.tick, self.device.lab)
+
+    # ---------------------------------------------------------------- events
+    def connect_patient(self) -> None:
+        """Connect the primed circuit to the patient (blood now flows through it)."""
+        self._s.connected = True
+        self._coef = self._coefficients()
+
+    def disconnect_patient(self) -> None:
+        """Disconnect the circuit from the patient (end of a session)."""
+        self._s.connected = False
+        self._coef = self._coefficients()
+
+    def replace_cartridge(self) -> None:
+        """Fit a fresh adsorber: no load, no clot, a new clot-rate factor."""
+        s = self._s
+        s.cart_index += 1
+        s.processed_l = 0.0
+        s.cart_age_s = 0.0
+        s.clot = 0.0
+        s.extraction_il6 = 0.0
+        s.cart_factor = self._draw_clot_factor(s.cart_index)
+        self._coef = self._coefficients()
+
+    # ---------------------------------------------------------- snapshotting
+    def snapshot(self) -> Any:
+        """Capture the full mutable state.
+
+        Returns:
+            An opaque snapshot for :meth:`restore`.
+        """
+        return (self._s.clone(), self.faults.clone(), len(self.trace_rows))
+
+    def restore(self, snap: Any) -> None:
+        """Return to a snapshot; trace rows recorded after it are dropped.
+
+        Args:
+            snap: Value returned by :meth:`snapshot` on this plant.
+        """
+        state, faults, n_rows = snap
+        self._s = state.clone()
+        f = self.faults  # restored in place: references held by callers stay valid
+        f.access_occlusion = faults.access_occlusion
+        f.air_ticks_remaining = faults.air_ticks_remaining
+        f.clot_boost = faults.clot_boost
+        f.sensor.clear()
+        f.sensor.update(faults.sensor)
+        f.drift_start.clear()
+        f.drift_start.update(faults.drift_start)
+        del self.trace_rows[n_rows:]
+        self._coef = self._coefficients()
