@@ -15,6 +15,7 @@ from pathlib import Path
 
 from hil.client import BoardError
 from hil.link import LinkError
+from hil.loop import LoopError
 
 
 def _cmd_board(args: argparse.Namespace) -> int:
@@ -98,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except (LinkError, BoardError) as e:
+    except (LinkError, BoardError, LoopError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
