@@ -3,6 +3,8 @@
 
 from array import array
 
+LOG_LEN = 32
+
 from codes import (N_ALARMS, PRIO_NONE, PRIO_HIGH, EV_ALARM_ON, EV_ALARM_OFF,
                    EV_ALARM_ACK, EV_AUDIO_PAUSE)
 
@@ -20,6 +22,12 @@ class Alarms:
         self.top = PRIO_NONE
         self.audio_paused_until = -1
         self.new_high = False  # set when a high alarm is raised; the controller reacts and clears it
+        # Alarm log: the last LOG_LEN alarms raised, four ints each: therapy
+        # time in ticks (across restarts: base + tick), id, priority, value.
+        self.base = 0
+        self.log = array("i", bytes(4 * 4 * LOG_LEN))
+        self.log_next = 0      # total entries ever written
+        self.log_dirty = False
 
     def check(self, tick, aid, cond, value):
         # Feed one tick of a condition. Returns nothing; state is in the masks.
@@ -46,6 +54,14 @@ class Alarms:
         # A new alarm is never hidden by an audio pause.
         self.audio_paused_until = -1
         self.events.push(tick, EV_ALARM_ON, aid, p, value)
+        i = (self.log_next % LOG_LEN) * 4
+        log = self.log
+        log[i] = self.base + tick
+        log[i + 1] = aid
+        log[i + 2] = p
+        log[i + 3] = value
+        self.log_next += 1
+        self.log_dirty = True
         self._update_top()
 
     def deactivate(self, tick, aid):
@@ -79,6 +95,25 @@ class Alarms:
 
     def audible(self, tick):
         return self.top != PRIO_NONE and tick >= self.audio_paused_until
+
+    def log_entries(self):
+        # Oldest first, as lists [time_ticks, id, priority, value].
+        n = self.log_next if self.log_next < LOG_LEN else LOG_LEN
+        out = []
+        for k in range(self.log_next - n, self.log_next):
+            i = (k % LOG_LEN) * 4
+            out.append([self.log[i], self.log[i + 1], self.log[i + 2], self.log[i + 3]])
+        return out
+
+    def load_log(self, entries):
+        # Put back a log read from storage (oldest first).
+        self.log_next = 0
+        for e in entries[-LOG_LEN:]:
+            i = self.log_next * 4
+            for j in range(4):
+                self.log[i + j] = e[j]
+            self.log_next += 1
+        self.log_dirty = False
 
     def is_set(self, aid):
         return ((self.active | self.latched) >> aid) & 1 == 1

@@ -40,6 +40,35 @@ SCHEMA = (
 
 HALS = ("sim", "rp2")
 
+# Per MCU: the architecture mpy-cross compiles for, the watchdog's longest
+# timeout (domain.md section 6) and the GPIO numbers there are.
+MCUS = {
+    "unix": ("x64", 16777, 0),
+    "rp2040": ("armv6m", 8388, 30),
+    "rp2350": ("armv7emsp", 16777, 30),
+}
+
+# Only for boards with the rp2 HAL.
+RP2_SCHEMA = (
+    ("pins.p_access_adc", int, 26, 29),
+    ("pins.p_pre_adc", int, 26, 29),
+    ("pins.p_return_adc", int, 26, 29),
+    ("pins.air_detect", int, 0, 29),
+    ("pins.flow_pulse", int, 0, 29),
+    ("pins.pump_pwm", int, 0, 29),
+    ("pins.heparin_step", int, 0, 29),
+    ("pins.heparin_enable", int, 0, 29),
+    ("pins.clamp_open", int, 0, 29),
+    ("calibration.pressure.den", int, 1, None),
+    ("calibration.air_active_level", int, 0, 1),
+    ("calibration.pump_pwm_hz", int, 100, 100000),
+    ("calibration.heparin_steps_per_u", int, 1, 10000),
+    ("calibration.flow_per_pulse_rate", int, 1, 10000),
+)
+
+# GPIOs the Pico W's radio uses (CYW43439): not for the application.
+PICO_W_RESERVED = (23, 24, 25, 29)
+
 
 class ConfigError(ValueError):
     pass
@@ -57,11 +86,8 @@ def _get(cfg, key):
 _MISSING = object()
 
 
-def check(cfg, where="board config"):
-    # Raises ConfigError on the first problem found.
-    if not isinstance(cfg, dict):
-        raise ConfigError("%s: the top level must be an object" % where)
-    for key, typ, lo, hi in SCHEMA:
+def _check_keys(cfg, schema, where):
+    for key, typ, lo, hi in schema:
         v = _get(cfg, key)
         if v is _MISSING:
             raise ConfigError("%s: missing key %s" % (where, key))
@@ -73,6 +99,13 @@ def check(cfg, where="board config"):
             raise ConfigError("%s: %s = %r is below %r" % (where, key, v, lo))
         if hi is not None and v > hi:
             raise ConfigError("%s: %s = %r is above %r" % (where, key, v, hi))
+
+
+def check(cfg, where="board config"):
+    # Raises ConfigError on the first problem found.
+    if not isinstance(cfg, dict):
+        raise ConfigError("%s: the top level must be an object" % where)
+    _check_keys(cfg, SCHEMA, where)
     if cfg["hal"] not in HALS:
         raise ConfigError("%s: hal must be one of %s, not %r" % (where, ", ".join(HALS), cfg["hal"]))
     if 1000 % cfg["period_ms"]:
@@ -80,6 +113,37 @@ def check(cfg, where="board config"):
     th = cfg["therapy"]
     if not th["flow_min_ml_min"] <= th["flow_default_ml_min"] <= th["flow_max_ml_min"]:
         raise ConfigError("%s: therapy.flow_default_ml_min must lie between flow_min and flow_max" % where)
+    mcu = cfg.get("mcu", "unix")
+    if mcu not in MCUS:
+        raise ConfigError("%s: mcu must be one of %s, not %r" % (where, ", ".join(sorted(MCUS)), mcu))
+    march, wdt_max, _gpios = MCUS[mcu]
+    if cfg.get("march", march) != march:
+        raise ConfigError("%s: march for %s is %s, not %r" % (where, mcu, march, cfg["march"]))
+    wdt = cfg.get("watchdog_ms", 0)
+    if isinstance(wdt, bool) or not isinstance(wdt, int) or not 0 <= wdt <= wdt_max:
+        raise ConfigError("%s: watchdog_ms must be an integer 0..%d on %s, not %r"
+                          % (where, wdt_max, mcu, wdt))
+    if not isinstance(cfg.get("test_mode", False), bool):
+        raise ConfigError("%s: test_mode must be true or false" % where)
+    if cfg["hal"] == "rp2":
+        if mcu == "unix":
+            raise ConfigError("%s: the rp2 HAL needs mcu rp2040 or rp2350" % where)
+        _check_keys(cfg, RP2_SCHEMA, where)
+        for k in ("access", "pre", "return"):
+            v = _get(cfg, "calibration.pressure." + k)
+            if not (isinstance(v, list) and len(v) == 2 and all(isinstance(x, int) for x in v)):
+                raise ConfigError("%s: calibration.pressure.%s must be [offset, gain]" % (where, k))
+        pins = [v for v in cfg["pins"].values()]
+        for p in pins:
+            if pins.count(p) > 1:
+                raise ConfigError("%s: pin %d is used twice" % (where, p))
+        if cfg.get("wireless"):
+            for p in pins:
+                if p in PICO_W_RESERVED:
+                    raise ConfigError("%s: pin %d is taken by the Pico W's radio" % (where, p))
+    table = cfg.get("anticoagulation", "cartridge-60-80")
+    if not isinstance(table, (str, dict)):
+        raise ConfigError("%s: anticoagulation must name a table or be one" % where)
     return cfg
 
 

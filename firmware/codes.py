@@ -32,12 +32,13 @@ AL_STASIS = 9
 AL_EXCHANGE_DUE = 10
 AL_THERAPY_COMPLETE = 11
 AL_APTT_DUE = 12
-N_ALARMS = 13
+AL_POWER_RESTORED = 13   # the board restarted mid-therapy (power cut, watchdog)
+N_ALARMS = 14
 ALARM_NAMES = (
     "", "air_in_line", "access_pressure_low", "return_pressure_high",
     "return_pressure_low", "pre_pressure_high", "no_flow", "flow_low",
     "clot_suspected", "blood_stasis", "cartridge_exchange_due",
-    "therapy_complete", "aptt_check_due",
+    "therapy_complete", "aptt_check_due", "power_restored",
 )
 
 # Event kinds carried in replies
@@ -45,16 +46,19 @@ EV_STATE = 1        # code=new state, a=old state, b=cause (command or alarm id)
 EV_ALARM_ON = 2     # code=alarm id, a=priority, b=value that tripped it
 EV_ALARM_OFF = 3    # code=alarm id
 EV_ALARM_ACK = 4    # code=alarm id
-EV_EXCHANGE_DUE = 5 # code=cartridge number, b=ticks of blood flow on it
+EV_EXCHANGE_DUE = 5 # code=cartridge number, a=1 if asked for early, b=ticks of blood flow on it
 EV_CARTRIDGE = 6    # code=new cartridge number
 EV_HEPARIN = 7      # code=table row used, a=bolus in U, b=new rate in 0.1 U/h
 EV_APTT = 8         # b=aPTT entered in 0.1 s
 EV_BOOT = 9         # b=reset cause
 EV_PRIMED = 10      # b=primed volume in mL
 EV_AUDIO_PAUSE = 11 # b=pause length in ticks
+EV_OVERRIDE = 12    # code=what was overridden (1 = aPTT not in range at start), b=last aPTT
+EV_RESTORED = 13    # code=state before the restart, b=ticks of blood flow on the cartridge
 EVENT_NAMES = (
     "", "state", "alarm", "alarm_clear", "alarm_ack", "cartridge_exchange_due",
     "cartridge", "heparin", "aptt_entered", "boot", "primed", "audio_pause",
+    "override", "restored",
 )
 
 # Operator commands (CMD frame: code, argument)
@@ -69,9 +73,14 @@ CMD_CONFIRM_EXCHANGE = 8
 CMD_ACK_ALARMS = 9
 CMD_AUDIO_PAUSE = 10
 CMD_SET_WEIGHT = 11     # arg: 0.1 kg
+CMD_HEPARIN_START = 12  # loading bolus and infusion, before blood flows
+CMD_OVERRIDE_APTT = 13  # confirm starting blood flow with aPTT out of range
+CMD_TEST_HANG = 14      # test mode only: the control task stops for arg ticks
+CMD_REQUEST_EXCHANGE = 15  # end this cartridge early (clotted), from paused
 CMD_NAMES = (
     "", "prime", "start", "pause", "resume", "stop", "set_flow", "aptt",
     "confirm_exchange", "ack_alarms", "audio_pause", "set_weight",
+    "heparin_start", "override_aptt", "test_hang", "request_exchange",
 )
 
 # Command results
@@ -79,5 +88,13 @@ OK = 0
 E_STATE = 1      # not allowed in the current state
 E_RANGE = 2      # argument out of range
 E_UNKNOWN = 3    # unknown command code
-E_CONDITION = 4  # refused while an alarm condition is still present
-RESULT_NAMES = ("ok", "refused_in_state", "out_of_range", "unknown_command", "condition_present")
+E_CONDITION = 4  # refused while a condition persists (alarm, aPTT, weight)
+E_TEST_ONLY = 5  # only allowed on a board in test mode
+RESULT_NAMES = ("ok", "refused_in_state", "out_of_range", "unknown_command",
+                "condition_present", "test_mode_only")
+
+# Reset causes (BOOT notice)
+RESET_POWER_ON = 0
+RESET_WATCHDOG = 1
+RESET_FAULT = 2      # an unexpected exception: outputs made safe, then reset
+RESET_NAMES = ("power_on", "watchdog", "fault")

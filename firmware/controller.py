@@ -10,11 +10,14 @@ from codes import (IDLE, PRIMING, READY, RUNNING, PAUSED, EXCHANGE, COMPLETE, SA
                    PRIO_LOW, PRIO_MEDIUM, PRIO_HIGH, N_ALARMS,
                    AL_AIR, AL_ACCESS_LOW, AL_RETURN_HIGH, AL_RETURN_LOW, AL_PRE_HIGH,
                    AL_NO_FLOW, AL_FLOW_LOW, AL_CLOT, AL_STASIS, AL_EXCHANGE_DUE,
-                   AL_THERAPY_COMPLETE, AL_APTT_DUE,
+                   AL_THERAPY_COMPLETE, AL_APTT_DUE, AL_POWER_RESTORED,
                    EV_STATE, EV_EXCHANGE_DUE, EV_CARTRIDGE, EV_HEPARIN, EV_APTT, EV_PRIMED,
+                   EV_OVERRIDE, EV_RESTORED,
                    CMD_PRIME, CMD_START, CMD_PAUSE, CMD_RESUME, CMD_STOP, CMD_SET_FLOW,
                    CMD_APTT, CMD_CONFIRM_EXCHANGE, CMD_ACK_ALARMS, CMD_AUDIO_PAUSE,
-                   CMD_SET_WEIGHT, OK, E_STATE, E_RANGE, E_UNKNOWN, E_CONDITION)
+                   CMD_SET_WEIGHT, CMD_HEPARIN_START, CMD_OVERRIDE_APTT, CMD_TEST_HANG,
+                   CMD_REQUEST_EXCHANGE,
+                   OK, E_STATE, E_RANGE, E_UNKNOWN, E_CONDITION, E_TEST_ONLY)
 from events import EventQueue
 from alarms import Alarms
 from heparin import Anticoagulation, TABLES
@@ -35,6 +38,7 @@ PRIORITIES = (
     PRIO_MEDIUM,  # cartridge exchange due
     PRIO_LOW,     # therapy complete
     PRIO_LOW,     # aPTT check due
+    PRIO_HIGH,    # restarted mid-therapy: acknowledge before going on
 )
 
 # Alarms whose condition is only evaluated while the blood pump runs; they are
@@ -46,6 +50,11 @@ _HIGH_MASK = 0
 for _i in range(N_ALARMS):
     if PRIORITIES[_i] == PRIO_HIGH:
         _HIGH_MASK |= 1 << _i
+
+
+_RECORD_KEYS = ("state", "cart_no", "cart_used", "flow_set", "baseline", "weight",
+                "hep_started", "rate", "bolus_total", "last_aptt", "streak", "hold_left",
+                "recheck_left", "therapy_ticks", "boots")
 
 
 def _ticks(ms, period_ms):
@@ -62,6 +71,7 @@ class Controller:
         self.period_ms = period
         per_s = 1000 // period
         self.per_s = per_s
+        self.per_min = 60 * per_s
         # Limits, converted once to the integer units of the tick.
         self.lim_access_low = lim["access_low_mmhg"] * 10
         self.lim_return_high = lim["return_high_mmhg"] * 10
@@ -103,7 +113,13 @@ class Controller:
             table = TABLES[table]
         self.hep = Anticoagulation(table, period)
 
+        self.test_mode = bool(cfg.get("test_mode", False))
         self.tick_no = 0
+        self.base_ticks = 0      # therapy ticks before this boot (restored)
+        self.boots = 1
+        self.hang = 0            # test mode: ticks the control task stays stalled
+        self.override = False    # start once with aPTT out of range (confirmed)
+        self.persist_due = False # the HAL writes the therapy record between ticks
         self.state = IDLE
         self.cart_no = 1
         self.cart_used = 0       # ticks with blood flowing on this cartridge
@@ -146,6 +162,8 @@ class Controller:
                 self.cart_used = u
                 if u >= self.cart_limit:
                     self._cartridge_due(t)
+                elif u % self.per_min == 0:
+                    self.persist_due = True   # cartridge time saved every minute
             hep = self.hep
             if hep.recheck_at >= 0 and t >= hep.recheck_at:
                 hep.recheck_at = -1
@@ -161,6 +179,7 @@ class Controller:
                 self._goto(t, READY, 0)
         if al.new_high:
             al.new_high = False
+            self.persist_due = True
             if self.state == RUNNING or self.state == PAUSED:
                 self._goto(t, SAFE, 0)
         self._outputs(t)
@@ -191,6 +210,11 @@ class Controller:
             target = self.flow_set
             clamp = 1
             hep = self.hep.infusion(t)
+        elif st == READY:
+            # Anticoagulation runs before blood flow starts, once begun.
+            target = 0
+            clamp = 0
+            hep = self.hep.infusion(t) if self.hep.started else 0
         elif st == PRIMING:
             target = self.prime_flow
             clamp = 1
@@ -240,12 +264,43 @@ class Controller:
         self.state = to
         self.events.push(t, EV_STATE, to, frm, cause)
         self.dirty = True
+        self.persist_due = True
 
     # ---- operator commands (between ticks; may allocate; outputs follow at the next tick) -----------------
 
     def command(self, code, arg):
+        result = self._command(code, arg)
+        if result == OK:
+            self.persist_due = True
+        return result
+
+    def _command(self, code, arg):
         t = self.tick_no
         st = self.state
+        if code == CMD_TEST_HANG:
+            if not self.test_mode:
+                return E_TEST_ONLY
+            if arg < 1 or arg > 36000:
+                return E_RANGE
+            self.hang = arg
+            return OK
+        if code == CMD_HEPARIN_START:
+            if st != IDLE and st != PRIMING and st != READY:
+                return E_STATE
+            if self.hep.started:
+                return E_STATE
+            if self.hep.weight == 0:
+                return E_CONDITION
+            before = self.hep.bolus_total
+            self.hep.start(t)
+            self.events.push(t, EV_HEPARIN, 0, self.hep.bolus_total - before, self.hep.rate)
+            return OK
+        if code == CMD_OVERRIDE_APTT:
+            if st != READY:
+                return E_STATE
+            self.override = True
+            self.events.push(t, EV_OVERRIDE, 1, 0, self.hep.last_aptt)
+            return OK
         if code == CMD_SET_FLOW:
             q = arg * 10
             if q < self.flow_min or q > self.flow_max:
@@ -291,18 +346,21 @@ class Controller:
                     return E_CONDITION
                 self._goto(t, states.target(SAFE, CMD_ACK_ALARMS), code)
                 return OK
-        if code < CMD_PRIME or code > CMD_SET_WEIGHT:
+        if code < CMD_PRIME or code > CMD_REQUEST_EXCHANGE:
             return E_UNKNOWN
         to = states.target(st, code)
         if to < 0:
             return E_STATE
         if code == CMD_START:
-            if self.hep.weight == 0:
+            # Blood flows only on therapeutic anticoagulation: heparin started
+            # and the last aPTT in the table's target, unless the operator
+            # confirmed an override (logged as an event).
+            if self.hep.weight == 0 or not self.hep.started:
                 return E_CONDITION
-            if not self.hep.started:
-                before = self.hep.bolus_total
-                self.hep.start(t)
-                self.events.push(t, EV_HEPARIN, 0, self.hep.bolus_total - before, self.hep.rate)
+            if not self.hep.in_range():
+                if not self.override:
+                    return E_CONDITION
+            self.override = False
         elif code == CMD_PRIME or code == CMD_CONFIRM_EXCHANGE:
             self.prime_acc = 0
             if code == CMD_CONFIRM_EXCHANGE:
@@ -315,8 +373,79 @@ class Controller:
                 self.events.push(t, EV_CARTRIDGE, self.cart_no, 0, 0)
         elif code == CMD_STOP:
             self.alarms.deactivate(t, AL_EXCHANGE_DUE)
+        elif code == CMD_REQUEST_EXCHANGE:
+            if self.cart_no >= self.cart_max:
+                return E_CONDITION   # no cartridge left to change to
+            self.events.push(t, EV_EXCHANGE_DUE, self.cart_no, 1, self.cart_used)
+            self.alarms.activate(t, AL_EXCHANGE_DUE, self.cart_no)
         self._goto(t, to, code)
         return OK
+
+    # ---- persistence (the HAL stores and loads; this maps the values) -----
+
+    def record(self):
+        # The therapy record: what must survive a reset.
+        hep = self.hep
+        t = self.tick_no
+        return {
+            "v": 1,
+            "state": self.state,
+            "cart_no": self.cart_no,
+            "cart_used": self.cart_used,
+            "flow_set": self.flow_set,
+            "baseline": self.baseline,
+            "weight": hep.weight,
+            "table": hep.table["name"],
+            "hep_started": hep.started,
+            "rate": hep.rate,
+            "bolus_total": hep.bolus_total,
+            "last_aptt": hep.last_aptt,
+            "streak": hep.streak,
+            "hold_left": hep.hold_until - t if hep.hold_until > t else 0,
+            "recheck_left": hep.recheck_at - t if hep.recheck_at > t else -1,
+            "therapy_ticks": self.base_ticks + t,
+            "boots": self.boots,
+        }
+
+    def restore(self, rec):
+        # Resume after a reset from a stored record. Mid-therapy the board
+        # comes back in the safe state with a latched alarm to acknowledge;
+        # the cartridge keeps its used time, so it never gets a fresh 24 h
+        # without an exchange. Priming must be redone.
+        if rec.get("v") != 1 or rec.get("table") != self.hep.table["name"]:
+            return False
+        for key in _RECORD_KEYS:
+            if key not in rec:
+                return False   # never half-restore
+        hep = self.hep
+        self.cart_no = rec["cart_no"]
+        self.cart_used = rec["cart_used"]
+        self.flow_set = rec["flow_set"]
+        self.baseline = rec["baseline"]
+        hep.weight = rec["weight"]
+        hep.started = rec["hep_started"]
+        hep.rate = rec["rate"]
+        hep.bolus_total = rec["bolus_total"]
+        self.out_bolus = hep.bolus_total  # already given before the reset
+        hep.last_aptt = rec["last_aptt"]
+        hep.streak = rec["streak"]
+        hep.hold_until = rec["hold_left"] if rec["hold_left"] > 0 else -1
+        hep.recheck_at = rec["recheck_left"]
+        self.base_ticks = rec["therapy_ticks"]
+        self.alarms.base = self.base_ticks
+        self.boots = rec["boots"] + 1
+        was = rec["state"]
+        if was == RUNNING or was == PAUSED or was == SAFE or was == EXCHANGE:
+            self.state = SAFE
+            self.alarms.activate(0, AL_POWER_RESTORED, was)
+            self.alarms.new_high = False
+            self.alarms.deactivate(0, AL_POWER_RESTORED)   # latched, acknowledgeable
+        elif was == COMPLETE:
+            self.state = COMPLETE
+        else:
+            self.state = IDLE
+        self.events.push(0, EV_RESTORED, was, self.state, self.cart_used)
+        return True
 
     def shown_alarms(self):
         a = self.alarms

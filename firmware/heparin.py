@@ -11,11 +11,17 @@ _OPEN = 0x3FFFFFFF
 # The cartridge's own target, aPTT 60-80 s (domain.md section 3). The band
 # edges follow the target; the bolus and rate steps are Raschke's steps moved
 # onto this target, an assumption until a device-specific protocol is given.
+# Loading bolus: 20 U/kg, an assumption sized so that, with heparin's volume
+# of distribution (~0.07 L/kg) and the aPTT calibration (domain.md section
+# 3), the first aPTT lands near the target instead of far above it, so that
+# blood flow can start on an in-range result.
 CARTRIDGE_60_80 = {
     "name": "cartridge-60-80",
-    "initial_bolus_u_kg": 80,
+    "target": (600, 800),        # aPTT 60-80 s
+    "initial_bolus_u_kg": 20,
     "initial_rate": 180,         # 18 U/kg/h (Raschke starting rate)
     "recheck_min": 360,          # 6 h after every change
+    "recheck_stable_min": 1440,  # daily after two in-range results in a row
     "rows": (
         (450, 80, 40, 0),        # < 45 s: 80 U/kg bolus, +4 U/kg/h
         (600, 40, 20, 0),        # 45-59 s: 40 U/kg bolus, +2 U/kg/h
@@ -28,9 +34,11 @@ CARTRIDGE_60_80 = {
 # Raschke weight-based nomogram (Ann Intern Med 1993), target 46-70 s.
 RASCHKE = {
     "name": "raschke",
+    "target": (460, 700),        # aPTT 46-70 s
     "initial_bolus_u_kg": 80,
     "initial_rate": 180,
     "recheck_min": 360,
+    "recheck_stable_min": 1440,
     "rows": (
         (350, 80, 40, 0),        # < 35 s
         (460, 40, 20, 0),        # 35-45 s
@@ -61,9 +69,14 @@ def check_table(t):
         last = row[0]
     if last != _OPEN:
         raise ValueError("the last row must be open-ended")
-    for key in ("initial_bolus_u_kg", "initial_rate", "recheck_min"):
+    for key in ("initial_bolus_u_kg", "initial_rate", "recheck_min", "recheck_stable_min"):
+        if key not in t:
+            raise ValueError("missing " + key)
         if t[key] < 0:
             raise ValueError(key + " must not be negative")
+    lo, hi = t["target"]
+    if not 0 < lo < hi:
+        raise ValueError("target must be (low, high) with 0 < low < high")
 
 
 class Anticoagulation:
@@ -79,13 +92,19 @@ class Anticoagulation:
         self.recheck_at = -1     # tick at which an aPTT re-check is due
         self.started = False
         self.last_aptt = 0
+        self.streak = 0          # in-range results in a row
+        self.lo, self.hi = table["target"]
 
     def per_kg(self, amount):
         # amount per kg -> absolute (same unit), for the entered weight
         return amount * self.weight // 10
 
+    def in_range(self):
+        # The last entered aPTT lies in the table's target.
+        return self.lo <= self.last_aptt <= self.hi
+
     def start(self, tick):
-        # First start of the circuit: loading bolus and initial infusion.
+        # Start of anticoagulation: loading bolus and initial infusion.
         t = self.table
         bolus = self.per_kg(t["initial_bolus_u_kg"])
         self.bolus_total += bolus
@@ -113,10 +132,14 @@ class Anticoagulation:
         self.rate = rate
         if hold_min:
             self.hold_until = tick + hold_min * self.per_min
-        if changed:
-            self.recheck_at = tick + self.table["recheck_min"] * self.per_min
+        # Re-check 6 h after every change; daily after two in-range results
+        # in a row (domain.md section 3).
+        self.streak = self.streak + 1 if self.in_range() else 0
+        if changed or self.streak < 2:
+            wait = self.table["recheck_min"]
         else:
-            self.recheck_at = -1
+            wait = self.table["recheck_stable_min"]
+        self.recheck_at = tick + wait * self.per_min
         return i
 
     def infusion(self, tick):

@@ -1,6 +1,6 @@
 # Entry point. On a Pico it runs from flash with board.json beside it; on
-# the unix port (the virtual board) it takes --board PATH and --fd N, the
-# file descriptor of the serial link.
+# the unix port (the virtual board) it takes --board PATH, --fd N (the file
+# descriptor of the serial link) and --flash DIR (the board's flash).
 
 import sys
 
@@ -23,7 +23,9 @@ def main(argv):
     Board.boot_safe(cfg)
     from controller import Controller
     from link import Link
+    from persist import Persistence
     from service import Service
+    from storage import FileStorage
     fd = _arg(argv, "--fd", None)
     if fd is not None:
         stream = open(int(fd), "r+b")
@@ -34,12 +36,34 @@ def main(argv):
         rd = sys.stdin.buffer
         wr = sys.stdout.buffer
     ctl = Controller(cfg)
+    persist = Persistence(FileStorage(_arg(argv, "--flash", "")), ctl)
+    notice = persist.boot()
     link = Link(rd, wr)
-    svc = Service(ctl, link, cfg, cfg["hal"])
+    svc = Service(ctl, link, cfg, cfg["hal"], persist)
     if "--heap-stats" in argv:
         svc.heap_stats = True
         svc.account_heap()
-    Board(ctl, link, svc, cfg).run()
+    hal = Board(ctl, link, svc, cfg, persist)
+    # Frames that reached us while booting are kept: the host may have sent
+    # its first request before we were up. A stale frame after a reset is
+    # harmless: a STEP is refused by its tick, a command is acted on once.
+    hal.announce(notice)
+    try:
+        hal.run()
+    except OSError:
+        raise
+    except Exception as e:
+        # A fault nobody foresaw: outputs safe first, then note it and reset,
+        # so the board comes back paused in the safe state (persist.py).
+        Board.boot_safe(cfg)
+        sys.print_exception(e)
+        from codes import RESET_FAULT
+        try:
+            persist.save(True)
+            persist.note_reset(RESET_FAULT, ctl.tick_no)
+        except Exception:
+            pass
+        hal.reset()
 
 
 if __name__ == "__main__":

@@ -19,10 +19,12 @@ STEP_HEAD = 8              # tick0 u32, n u16, reserved u16
 T_HELLO = 0x01
 T_STATUS = 0x02
 T_DIAG = 0x03
+T_LOG = 0x04               # the alarm log, as JSON
 T_STEP = 0x10
 T_CMD = 0x20
 REPLY = 0x80
 T_NAK = 0x7F
+T_BOOT = 0x7E              # board -> host, unsolicited, once at every boot
 
 # NAK reasons
 N_HEADER = 1    # header check byte wrong
@@ -101,6 +103,6 @@ def max_payload(ftype):
         return STEP_HEAD + MAX_SAMPLES * SAMPLE_CHANNELS * 2
     if ftype == T_CMD:
         return CMD_LEN
-    if ftype == T_HELLO or ftype == T_STATUS or ftype == T_DIAG:
+    if ftype == T_HELLO or ftype == T_STATUS or ftype == T_DIAG or ftype == T_LOG:
         return 0
     return -1

@@ -12,9 +12,10 @@ from version import FIRMWARE_VERSION
 
 
 class Service:
-    def __init__(self, ctl, link, cfg, hal_name):
+    def __init__(self, ctl, link, cfg, hal_name, persist=None):
         self.ctl = ctl
         self.link = link
+        self.persist = persist
         self.cfg = cfg
         self.hal_name = hal_name
         self.last_key = -1   # (type << 8 | seq) of the frame last answered
@@ -95,13 +96,19 @@ class Service:
             "rx_skipped": link.rx_skipped,
             "tx_frames": link.tx_frames,
             "events_dropped": self.ctl.events.dropped,
+            "storage_writes": self.persist.writes if self.persist else 0,
+            "storage_errors": self.persist.errors if self.persist else 0,
+            "boots": self.ctl.boots,
         }
 
-    def handle(self, ftype, seq, n):
+    def handle(self, ftype, seq, n, before_reply=None):
         # Answer a non-STEP frame. Returns False if the type is not served here.
+        # before_reply runs between acting on a command and answering it.
         if ftype == P.T_CMD:
             code, _r, _r2, arg = struct.unpack_from(P.CMD_FMT, self.link.pbuf, 0)
             result = self.ctl.command(code, arg)
+            if before_reply is not None:
+                before_reply()
             self.reply(P.T_CMD | P.REPLY, seq, code | (result << 8))
         elif ftype == P.T_STATUS:
             self.reply(P.T_STATUS | P.REPLY, seq, 0)
@@ -109,6 +116,10 @@ class Service:
             self.send_json(P.T_HELLO | P.REPLY, seq, self.hello())
         elif ftype == P.T_DIAG:
             self.send_json(P.T_DIAG | P.REPLY, seq, self.diag())
+        elif ftype == P.T_LOG:
+            al = self.ctl.alarms
+            self.send_json(P.T_LOG | P.REPLY, seq, {"period_ms": self.ctl.period_ms,
+                                                     "entries": al.log_entries()})
         else:
             return False
         return True

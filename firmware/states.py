@@ -3,7 +3,7 @@
 
 from codes import (IDLE, PRIMING, READY, RUNNING, PAUSED, EXCHANGE, COMPLETE, SAFE,
                    CMD_PRIME, CMD_START, CMD_PAUSE, CMD_RESUME, CMD_STOP,
-                   CMD_CONFIRM_EXCHANGE, CMD_ACK_ALARMS)
+                   CMD_CONFIRM_EXCHANGE, CMD_ACK_ALARMS, CMD_REQUEST_EXCHANGE)
 
 # Internal triggers (not operator commands); numbered above every CMD_* code.
 T_PRIMED = 100          # priming volume reached
@@ -25,6 +25,7 @@ TRANSITIONS = (
     (RUNNING, T_HIGH_ALARM, SAFE),
     (PAUSED, CMD_RESUME, RUNNING),
     (PAUSED, CMD_STOP, COMPLETE),
+    (PAUSED, CMD_REQUEST_EXCHANGE, EXCHANGE),
     (PAUSED, T_HIGH_ALARM, SAFE),
     (EXCHANGE, CMD_CONFIRM_EXCHANGE, PRIMING),
     (EXCHANGE, CMD_STOP, COMPLETE),

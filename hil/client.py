@@ -32,6 +32,16 @@ class BoardError(RuntimeError):
     """The board refused a frame or did not answer."""
 
 
+class BoardReset(BoardError):
+    """The board announced a new boot while a request was outstanding: it
+    lost power or its watchdog reset it. ``notice`` is its BOOT notice."""
+
+    def __init__(self, notice: dict[str, Any]) -> None:
+        super().__init__(f"the board restarted ({notice.get('cause')}); "
+                         f"it had reached tick {notice.get('last_tick')}")
+        self.notice = notice
+
+
 class BoardClient:
     """Talks protocol v1 to one board.
 
@@ -50,6 +60,8 @@ class BoardClient:
         self.seq = 0
         self.pending: list[Frame] = []
         self.resends = 0
+        self.replies = 0
+        self.boots: list[dict[str, Any]] = []
 
     def transact(self, ftype: int, payload: bytes = b"") -> Frame:
         """Send one frame and return the board's reply to it."""
@@ -78,7 +90,16 @@ class BoardClient:
         while True:
             while self.pending:
                 f = self.pending.pop(0)
+                if f.ftype == P.T_BOOT:
+                    notice = json.loads(f.payload)
+                    self.boots.append(notice)
+                    if self.replies:
+                        # It had been answering: this is a restart.
+                        self.pending.clear()
+                        raise BoardReset(notice)
+                    continue
                 if f.seq == seq and (f.ftype == ftype | P.REPLY or f.ftype == P.T_NAK):
+                    self.replies += 1
                     return f
                 # A stale reply to an earlier attempt: ignore it.
             left = deadline - time.monotonic()
@@ -87,6 +108,21 @@ class BoardClient:
             data = self.link.read(65536, left)
             if data:
                 self.pending.extend(self.parser.feed(data))
+
+    def wait_boot(self, timeout_s: float = 10.0) -> dict[str, Any]:
+        """Wait for the board's next BOOT notice (after powering it on)."""
+        deadline = time.monotonic() + timeout_s
+        seen = len(self.boots)
+        while len(self.boots) == seen:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise BoardError(f"no BOOT notice from {self.link.name} within {timeout_s} s")
+            data = self.link.read(65536, left)
+            for f in self.parser.feed(data) if data else []:
+                if f.ftype == P.T_BOOT:
+                    self.boots.append(json.loads(f.payload))
+        self.pending.clear()
+        return self.boots[-1]
 
     # -- typed requests -------------------------------------------------------
 
@@ -97,6 +133,10 @@ class BoardClient:
     def diag(self) -> dict[str, Any]:
         """Memory and link counters."""
         return json.loads(self.transact(P.T_DIAG).payload)
+
+    def alarm_log(self) -> dict[str, Any]:
+        """The board's stored alarm log: ``entries`` of [therapy tick, id, priority, value]."""
+        return json.loads(self.transact(P.T_LOG).payload)
 
     def status(self) -> Reply:
         return frames.decode_reply(self.transact(P.T_STATUS).payload)
@@ -114,4 +154,4 @@ class BoardClient:
         return frames.decode_reply(self.transact(P.T_STEP, frames.step_payload(tick0, samples)).payload)
 
 
-__all__ = ["BoardClient", "BoardError", "LinkError", "NAK_NAMES"]
+__all__ = ["BoardClient", "BoardError", "BoardReset", "LinkError", "NAK_NAMES"]

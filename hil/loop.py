@@ -12,11 +12,11 @@ lockstep (``max_batch=1``), which the tests check.
 from __future__ import annotations
 
 from array import array
-from dataclasses import dataclass, field
-from typing import Callable, Protocol
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable, Protocol
 
 from hil import frames
-from hil.client import BoardClient
+from hil.client import BoardClient, BoardReset
 from hil.frames import Event, Status
 
 P = frames.P
@@ -44,6 +44,7 @@ class LoopStats:
     frames: int = 0
     rewinds: int = 0
     ticks: int = 0
+    resets: int = 0
     flow_ticks_by_cartridge: dict[int, int] = field(default_factory=dict)
 
 
@@ -65,12 +66,15 @@ class ClosedLoop:
         max_batch: most control periods per STEP frame; 1 is strict lockstep.
         flowing_threshold: measured flow (0.1 mL/min) counted as blood
             flowing, for the per-cartridge flow-time accounting.
-        on_event: called with each firmware event as it arrives.
+        on_event: called with each firmware event as it arrives (its tick
+            converted to the plant's, i.e. virtual time since the start).
+        on_boot: called with the board's BOOT notice when it restarted.
     """
 
     def __init__(self, client: BoardClient, plant: PlantLike, max_batch: int = P.MAX_SAMPLES,
                  flowing_threshold: int = 500,
-                 on_event: Callable[[Event], None] | None = None) -> None:
+                 on_event: Callable[[Event], None] | None = None,
+                 on_boot: Callable[[int, dict[str, Any]], None] | None = None) -> None:
         if not 1 <= max_batch <= P.MAX_SAMPLES:
             raise ValueError(f"max_batch must be 1..{P.MAX_SAMPLES}")
         self.client = client
@@ -78,8 +82,12 @@ class ClosedLoop:
         self.max_batch = max_batch
         self.flowing_threshold = flowing_threshold
         self.on_event = on_event
+        self.on_boot = on_boot
         self.stats = LoopStats()
         self.events: list[Event] = []
+        # Plant tick = board tick + offset; the board counts from 0 at
+        # every boot, virtual time does not.
+        self.offset = 0
         reply = client.status()
         self.status = reply.status
         self._take_events(reply.events)
@@ -94,6 +102,8 @@ class ClosedLoop:
 
     def _take_events(self, events: list[Event]) -> None:
         for e in events:
+            if self.offset:
+                e = replace(e, tick=e.tick + self.offset)
             self.events.append(e)
             if self.on_event is not None:
                 self.on_event(e)
@@ -122,7 +132,21 @@ class ClosedLoop:
             snap = plant.snapshot()
             out = array("h")
             plant.advance(act, n, out)
-            reply = client.step(plant.tick - n + 1, out.tobytes())
+            board_tick0 = plant.tick - n + 1 - self.offset
+            try:
+                reply = client.step(board_tick0, out.tobytes())
+            except BoardReset as r:
+                # The board reset part-way through the frame: it had run up
+                # to the tick its notice names. Rewind the plant to there.
+                k = int(r.notice.get("last_tick", board_tick0 - 1)) - (board_tick0 - 1)
+                if not 0 <= k <= n:
+                    raise LoopError(f"board reset at tick {r.notice.get('last_tick')}, outside the "
+                                    f"frame {board_tick0}..{board_tick0 + n - 1}") from r
+                plant.restore(snap)
+                plant.advance(act, k, None)
+                stats.ticks += k
+                self._rebooted(r.notice)
+                continue
             k = reply.consumed
             stats.frames += 1
             if not 1 <= k <= n:
@@ -132,8 +156,9 @@ class ClosedLoop:
                 plant.advance(act, k, None)
                 stats.rewinds += 1
             stats.ticks += k
-            if reply.status.tick != plant.tick:
-                raise LoopError(f"board reports tick {reply.status.tick}, plant is at {plant.tick}")
+            if reply.status.tick + self.offset != plant.tick:
+                raise LoopError(f"board reports tick {reply.status.tick} (+{self.offset}), "
+                                f"plant is at {plant.tick}")
             if before.state == C.RUNNING:
                 q = out[3::5][:k]
                 thr = self.flowing_threshold
@@ -144,3 +169,41 @@ class ClosedLoop:
             if reply.status.outputs() != before.outputs():
                 self.act = actuators_from(reply.status)
             self._take_events(reply.events)
+
+    def _rebooted(self, notice: dict[str, Any]) -> None:
+        """The board is up again at tick 0: line its clock up with the plant's."""
+        self.stats.resets += 1
+        self.offset = self.plant.tick
+        if self.on_boot is not None:
+            self.on_boot(self.plant.tick, notice)
+        reply = self.client.status()
+        if reply.status.tick != 0:
+            raise LoopError(f"board restarted at tick {reply.status.tick}, expected 0")
+        self.status = reply.status
+        self.act = actuators_from(self.status)
+        self._take_events(reply.events)
+
+    def power_cycle(self, board: Any, off_s: float = 0.0) -> dict[str, Any]:
+        """Cut the board's power at the current tick, leave it off for
+        ``off_s`` virtual seconds (pump stopped, clamp closed, no heparin, as
+        without power), then power it on and wait for it to boot.
+
+        Args:
+            board: the :class:`~hil.virtual_board.VirtualBoard`.
+            off_s: virtual seconds without power.
+
+        Returns:
+            The board's BOOT notice.
+        """
+        from host.plant import Actuators
+
+        board.power_cut()
+        off = Actuators(pump_ml_min=0.0, clamp_open=False, heparin_u_h=0.0,
+                        heparin_bolus_u=float(self.status.bolus_total))
+        ticks = round(off_s / self.plant.period_s) if hasattr(self.plant, "period_s") else 0
+        if ticks:
+            self.plant.advance(off, ticks, None)
+        board.power_on()
+        notice = self.client.wait_boot()
+        self._rebooted(notice)
+        return notice

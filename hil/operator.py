@@ -27,6 +27,10 @@ class OperatorPlan:
     exchange_delay_min: float = 10.0   # exchange due -> new cartridge confirmed
     ack_delay_min: float = 2.0         # safe state -> alarms acknowledged
     resume_after_ack: bool = True
+    pre_start_draw_min: float = 10.0   # heparin started -> first aPTT drawn
+    redraw_min: float = 30.0           # start refused on aPTT -> draw again after
+    override_after: int = 2            # refused starts before the override is confirmed
+    trips_before_change: int = 3       # safe-state trips on one cartridge before changing it
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,10 @@ class ScriptedOperator:
         self._order = 0
         self.connected = False
         self.loop: Any = None
+        self.waiting_to_start = False
+        self.refused_starts = 0
+        self.trips = 0             # safe-state trips on the current cartridge
+        self.routine_draws = False
 
     def ticks(self, minutes: float) -> int:
         return max(1, round(minutes * 60.0 / self.period_s))
@@ -107,10 +115,13 @@ class ScriptedOperator:
             return
         now = self.loop.tick
         if e.kind == C.EV_PRIMED:
+            self.waiting_to_start = True
+            self.refused_starts = 0
             self.schedule(now + self.ticks(self.plan.start_delay_min), "start")
         elif e.kind == C.EV_EXCHANGE_DUE and e.code < self._max_cartridges():
             self.schedule(now + self.ticks(self.plan.exchange_delay_min), "exchange")
         elif e.kind == C.EV_STATE and e.code == C.SAFE:
+            self.trips += 1
             self.schedule(now + self.ticks(self.plan.ack_delay_min), "acknowledge")
 
     def _max_cartridges(self) -> int:
@@ -137,30 +148,66 @@ class ScriptedOperator:
         self._cmd(C.CMD_PRIME)
 
     def _do_start(self, _: Any) -> None:
-        plant = self.loop.plant
+        """Start blood flow; first anticoagulate, and wait for an aPTT in range."""
+        if not self.waiting_to_start:
+            return
+        status = self.loop.status
+        if status.state != C.READY:
+            return
+        if not self.started_heparin():
+            self._cmd(C.CMD_HEPARIN_START)
+            self.schedule(self.loop.tick + self.ticks(self.plan.pre_start_draw_min), "draw_aptt", "pre-start")
+            return
+        result = self._cmd(C.CMD_START)
+        if result == C.E_CONDITION:
+            self.refused_starts += 1
+            if self.refused_starts >= self.plan.override_after:
+                # The operator takes responsibility: confirmed and logged.
+                self._cmd(C.CMD_OVERRIDE_APTT)
+                result = self._cmd(C.CMD_START)
+            else:
+                self.schedule(self.loop.tick + self.ticks(self.plan.redraw_min), "draw_aptt", "pre-start")
+                return
+        if result != C.OK:
+            return
+        self.waiting_to_start = False
         if not self.connected:
-            plant.connect_patient()
+            self.loop.plant.connect_patient()
             self.connected = True
             self.record({"type": "patient_connected"})
+        if not self.routine_draws:
+            self.routine_draws = True
             first_draw = self.loop.tick + self.ticks(self.plan.aptt_every_h * 60)
-            self.schedule(first_draw, "draw_aptt")
-        self._cmd(C.CMD_START)
+            self.schedule(first_draw, "draw_aptt", "routine")
 
-    def _do_draw_aptt(self, _: Any) -> None:
+    def started_heparin(self) -> bool:
+        return self.loop.status.bolus_total > 0 or self.loop.status.heparin > 0
+
+    def _do_draw_aptt(self, why: Any) -> None:
         value = float(self.loop.plant.draw_aptt())
         self.record({"type": "aptt_drawn", "lab_aptt_s": round(value, 1),
-                     "true_aptt_s": round(float(self.loop.plant.true_aptt()), 1)})
+                     "true_aptt_s": round(float(self.loop.plant.true_aptt()), 1), "why": why})
         self.schedule(self.loop.tick + self.ticks(self.plan.lab_turnaround_min), "enter_aptt", value)
-        self.schedule(self.loop.tick + self.ticks(self.plan.aptt_every_h * 60), "draw_aptt")
+        if why == "routine":
+            self.schedule(self.loop.tick + self.ticks(self.plan.aptt_every_h * 60), "draw_aptt", "routine")
 
     def _do_enter_aptt(self, value: float) -> None:
         arg = max(100, min(2000, round(value * 10)))
         self._cmd(C.CMD_APTT, arg)
+        if self.waiting_to_start:
+            self.schedule(self.loop.tick, "start")
 
     def _do_exchange(self, _: Any) -> None:
-        self.loop.plant.replace_cartridge()
+        plant = self.loop.plant
+        if self.connected:
+            # Blood is returned and the patient taken off the circuit while
+            # the cartridge is changed; the new one is connected at start.
+            plant.disconnect_patient()
+            self.connected = False
+        plant.replace_cartridge()
         result = self._cmd(C.CMD_CONFIRM_EXCHANGE)
         if result == C.OK:
+            self.trips = 0
             self.record({"type": "cartridge_exchange",
                          "cartridge": self.loop.status.cartridge})
 
@@ -175,6 +222,10 @@ class ScriptedOperator:
     def _do_acknowledge(self, _: Any) -> None:
         if self._cmd(C.CMD_ACK_ALARMS) == C.OK and self.plan.resume_after_ack:
             if self.loop.status.state == C.PAUSED:
+                if self.trips >= self.plan.trips_before_change:
+                    # The same circuit keeps tripping (clotted): change it.
+                    if self._cmd(C.CMD_REQUEST_EXCHANGE) == C.OK:
+                        return
                 self._cmd(C.CMD_RESUME)
         elif self.loop.status.state == C.SAFE:
             # Condition still present: look again later.

@@ -1,13 +1,21 @@
 """The virtual board: the firmware in the MicroPython unix port, with its
 serial link on a pseudo-terminal that the host opens with pyserial exactly
-as it would open ``/dev/ttyACM0``."""
+as it would open ``/dev/ttyACM0``, and its flash in a directory.
+
+The board can be power-cycled (the process is killed, wherever it is, and
+started again on the same flash and the same port), and when its watchdog
+resets it (the firmware exits with code 75) a supervisor starts it again,
+as a Pico comes back after a reset."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 import tty
 from pathlib import Path
@@ -15,81 +23,136 @@ from typing import IO
 
 from hil.fw import FIRMWARE_DIR, board_config_path, micropython_executable
 
+RESET_EXIT = 75   # the firmware's exit code for "reset me" (hal/sim.py)
+
 
 class VirtualBoard:
     """Start the firmware on a pseudo-terminal.
 
     The board process holds the pty's master side; the host opens the slave
-    side by its path. This object keeps a slave descriptor open as well so
-    that the host may close and reopen the port without the board seeing a
-    hang-up.
+    side by its path. This object keeps both sides open as well, so that the
+    host may close and reopen the port, and the board restart, without the
+    port changing or anyone seeing a hang-up.
 
     Args:
         board: board config name (``virtual``) or path to a JSON file.
         heapsize: MicroPython heap, e.g. ``"192K"`` as on a Pico.
         log: where the firmware's own prints go (default: discarded).
         heap_stats: have the firmware measure its peak heap (slower).
+        flash: directory holding the board's flash; default a fresh
+            temporary one, removed by :meth:`stop`.
     """
 
     def __init__(self, board: str = "virtual", heapsize: str = "192K",
-                 log: Path | None = None, heap_stats: bool = False) -> None:
+                 log: Path | None = None, heap_stats: bool = False,
+                 flash: Path | None = None) -> None:
         self.board_path = board_config_path(board).resolve()
         if not self.board_path.exists():
             raise FileNotFoundError(f"board config {self.board_path} does not exist")
         self.heapsize = heapsize
         self.log = log
         self.heap_stats = heap_stats
+        self._own_flash = flash is None
+        self.flash = Path(flash) if flash is not None else None
         self.proc: subprocess.Popen[bytes] | None = None
-        self._slave_fd = -1
+        self._master = -1
+        self._slave = -1
         self.port = ""
         self._log_file: IO[bytes] | None = None
+        self._lock = threading.Lock()
+        self._powered = False
+        self._supervisor: threading.Thread | None = None
+        self.resets = 0
+
+    # -- life cycle -------------------------------------------------------------
 
     def start(self) -> str:
-        """Launch the firmware; return the serial port path to open."""
-        master, slave = os.openpty()
-        tty.setraw(slave)
-        tty.setraw(master)
-        cmd = [micropython_executable(), "-X", f"heapsize={self.heapsize}",
-               str(FIRMWARE_DIR / "main.py"), "--board", str(self.board_path),
-               "--fd", str(master)]
-        if self.heap_stats:
-            cmd.append("--heap-stats")
+        """Create the port and power the board on; return the port path."""
+        if self.flash is None:
+            self.flash = Path(tempfile.mkdtemp(prefix="virtual-flash-"))
+        self.flash.mkdir(parents=True, exist_ok=True)
+        self._master, self._slave = os.openpty()
+        tty.setraw(self._slave)
+        tty.setraw(self._master)
+        self.port = os.ttyname(self._slave)
         if self.log is not None:
             self.log.parent.mkdir(parents=True, exist_ok=True)
-            self._log_file = open(self.log, "wb")
-            out: IO[bytes] | int = self._log_file
-        else:
-            out = subprocess.DEVNULL
-        self.proc = subprocess.Popen(cmd, pass_fds=(master,), cwd=FIRMWARE_DIR,
-                                     stdin=subprocess.DEVNULL, stdout=out,
-                                     stderr=subprocess.STDOUT)
-        os.close(master)
-        self._slave_fd = slave
-        self.port = os.ttyname(slave)
+            self._log_file = open(self.log, "ab")
+        self.power_on()
+        self._supervisor = threading.Thread(target=self._supervise, daemon=True)
+        self._supervisor.start()
         return self.port
 
+    def _launch(self) -> None:
+        cmd = [micropython_executable(), "-X", f"heapsize={self.heapsize}",
+               str(FIRMWARE_DIR / "main.py"), "--board", str(self.board_path),
+               "--fd", str(self._master), "--flash", str(self.flash)]
+        if self.heap_stats:
+            cmd.append("--heap-stats")
+        out: IO[bytes] | int = self._log_file if self._log_file is not None else subprocess.DEVNULL
+        self.proc = subprocess.Popen(cmd, pass_fds=(self._master,), cwd=FIRMWARE_DIR,
+                                     stdin=subprocess.DEVNULL, stdout=out,
+                                     stderr=subprocess.STDOUT)
+
+    def power_on(self) -> None:
+        """Start the firmware (it boots and announces itself on the link)."""
+        with self._lock:
+            if self._powered:
+                return
+            self._launch()
+            self._powered = True
+
+    def power_cut(self) -> None:
+        """Kill the firmware at once, wherever it is (mid-write included)."""
+        with self._lock:
+            self._powered = False
+            if self.proc is not None and self.proc.poll() is None:
+                self.proc.send_signal(signal.SIGKILL)
+                self.proc.wait()
+
+    def _supervise(self) -> None:
+        # Restart the firmware when it asks for a reset (watchdog).
+        while True:
+            with self._lock:
+                proc = self.proc
+                if self._master < 0:
+                    return
+                if (self._powered and proc is not None and proc.poll() is not None
+                        and proc.returncode == RESET_EXIT):
+                    self.resets += 1
+                    self._launch()
+            time.sleep(0.005)
+
     def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
+        """True while powered and the firmware runs (or is being restarted)."""
+        return self._powered and self.proc is not None and (
+            self.proc.poll() is None or self.proc.returncode == RESET_EXIT)
 
     def stop(self) -> int | None:
-        """Stop the firmware; return its exit code."""
+        """Stop the firmware and release the port; return its exit code."""
         code = None
-        if self.proc is not None:
-            if self.proc.poll() is None:
-                self.proc.terminate()
-                try:
-                    self.proc.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    self.proc.kill()
-                    self.proc.wait()
-            code = self.proc.returncode
-            self.proc = None
-        if self._slave_fd >= 0:
-            os.close(self._slave_fd)
-            self._slave_fd = -1
+        with self._lock:
+            self._powered = False
+            if self.proc is not None:
+                if self.proc.poll() is None:
+                    self.proc.terminate()
+                    try:
+                        self.proc.wait(timeout=5)
+                    except subprocess.TimeoutExpired:
+                        self.proc.kill()
+                        self.proc.wait()
+                code = self.proc.returncode
+                self.proc = None
+            for fd in (self._master, self._slave):
+                if fd >= 0:
+                    os.close(fd)
+            self._master = self._slave = -1
         if self._log_file is not None:
             self._log_file.close()
             self._log_file = None
+        if self._own_flash and self.flash is not None:
+            shutil.rmtree(self.flash, ignore_errors=True)
+            self.flash = None
         return code
 
     def __enter__(self) -> "VirtualBoard":
@@ -100,13 +163,13 @@ class VirtualBoard:
         self.stop()
 
 
-def serve(board: str = "virtual", heapsize: str = "192K") -> int:
+def serve(board: str = "virtual", heapsize: str = "192K", flash: Path | None = None) -> int:
     """``python -m hil board``: start a virtual board, print its port, wait."""
-    vb = VirtualBoard(board, heapsize)
+    vb = VirtualBoard(board, heapsize, flash=flash)
     port = vb.start()
     print(port, flush=True)
     print(f"virtual board '{vb.board_path.stem}' running; open {port} with pyserial. "
-          "Ctrl-C stops it.", file=sys.stderr, flush=True)
+          f"Flash in {vb.flash}. Ctrl-C stops it.", file=sys.stderr, flush=True)
     stop = False
 
     def _stop(*_: object) -> None:

@@ -26,10 +26,11 @@ class Rp2Board:
         machine.Pin(pins["heparin_step"], machine.Pin.OUT, value=0)
         machine.Pin(pins["heparin_enable"], machine.Pin.OUT, value=0)
 
-    def __init__(self, ctl, link, service, cfg):
+    def __init__(self, ctl, link, service, cfg, persist):
         self.ctl = ctl
         self.link = link
         self.service = service
+        self.persist = persist
         pins = cfg["pins"]
         cal = cfg["calibration"]
         self.period = cfg["period_ms"]
@@ -65,6 +66,14 @@ class Rp2Board:
         if cfg.get("watchdog_ms"):
             self.wdt = machine.WDT(timeout=cfg["watchdog_ms"])
 
+    def reset(self):
+        machine.reset()
+
+    def announce(self, notice):
+        if machine.reset_cause() == machine.WDT_RESET and notice["cause"] == "power_on":
+            notice["cause"] = "watchdog"
+        self.service.send_json(P.T_BOOT, 0, notice)
+
     def _pulse(self, _pin):
         self.pulses += 1
 
@@ -82,8 +91,12 @@ class Rp2Board:
             # Frames from the host between ticks; never wait for them.
             while self.poll.poll(0):
                 ftype, seq, n = self.link.recv()
-                if not self.service.handle(ftype, seq, n):
+                if not self.service.handle(ftype, seq, n, self.persist.save):
                     self.link._nak(seq, P.N_MODE, ftype)
+            if ctl.persist_due or ctl.alarms.log_dirty:
+                # A flash write stalls the RP2040 for milliseconds: between
+                # ticks only, and at most once a minute in steady running.
+                self.persist.save()
             delay = time.ticks_diff(next_t, time.ticks_ms())
             if delay > 0:
                 time.sleep_ms(delay)
@@ -92,6 +105,11 @@ class Rp2Board:
             q = (pulses - last_pulses) * per_s * self.flow_per_pulse
             last_pulses = pulses
             air = 1 if self.air.value() == self.air_level else 0
+            if ctl.hang:
+                # Test mode: the control task stalls and stops feeding the
+                # watchdog, which then resets the board.
+                time.sleep_ms(ctl.hang * period)
+                ctl.hang = 0
             ctl.tick(self.read_pressure(0), self.read_pressure(1), self.read_pressure(2), q, air)
             self.pump.duty_u16(min(_U16, ctl.out_pump * self.pump_num // self.pump_den))
             self.clamp.value(ctl.out_clamp)

@@ -3,24 +3,39 @@
 # MAX_SAMPLES control periods; the board runs one control tick per sample
 # and stops early, right after the tick whose outputs or events changed,
 # so that the host can apply the new outputs from the next period on.
-# The firmware never reads a clock here.
+# The firmware never reads a clock here. The watchdog counts in these
+# ticks too; when it bites the process exits with RESET_EXIT and the
+# virtual board's supervisor starts it again, as a Pico resets.
+
+import sys
 
 import protocol as P
+from codes import RESET_WATCHDOG
+from watchdog import SimWatchdog
+
+RESET_EXIT = 75
 
 
 class SimBoard:
     name = "sim"
 
-    def __init__(self, ctl, link, service, cfg):
+    def __init__(self, ctl, link, service, cfg, persist):
         self.ctl = ctl
         self.link = link
         self.service = service
+        self.persist = persist
+        wdt_ms = cfg.get("watchdog_ms", 0)
+        self.wdt = SimWatchdog(wdt_ms // ctl.period_ms) if wdt_ms else None
+        self.tick_errors = 0
 
     @staticmethod
     def boot_safe(cfg):
         # Outputs exist only as values sent to the host, and the controller
         # starts with them safe; there is no pin to drive.
         pass
+
+    def announce(self, notice):
+        self.service.send_json(P.T_BOOT, 0, notice)
 
     def run(self):
         link = self.link
@@ -35,11 +50,25 @@ class SimBoard:
             if ftype == P.T_STEP:
                 ok = self.step(seq, n)
             else:
-                ok = svc.handle(ftype, seq, n)
+                if ftype == P.T_CMD:
+                    # Store before answering: what the host saw acknowledged
+                    # survives a power cut that follows.
+                    ok = svc.handle(ftype, seq, n, self.persist.save)
+                else:
+                    ok = svc.handle(ftype, seq, n)
                 if not ok:
                     link._nak(seq, P.N_MODE, ftype)
             svc.last_key = key if ok else -1
             svc.account_heap()
+
+    def reset(self):
+        # Leave; the virtual board's supervisor starts us again.
+        sys.exit(RESET_EXIT)
+
+    def _reset(self):
+        # The watchdog bites: note why (scratch registers) and go.
+        self.persist.note_reset(RESET_WATCHDOG, self.ctl.tick_no)
+        self.reset()
 
     def step(self, seq, n):
         s = self.link.samples
@@ -54,12 +83,31 @@ class SimBoard:
             return False
         ctl.dirty = False
         tick = ctl.tick
+        wdt = self.wdt
         i = 4
         end = 4 + 5 * count
         while i < end:
-            tick(s[i], s[i + 1], s[i + 2], s[i + 3], s[i + 4])
+            if ctl.hang:
+                # The control task is stalled: time passes, nothing runs,
+                # nobody feeds the watchdog.
+                ctl.hang -= 1
+                ctl.tick_no += 1
+            else:
+                try:
+                    tick(s[i], s[i + 1], s[i + 2], s[i + 3], s[i + 4])
+                    if wdt is not None:
+                        wdt.feed(ctl.tick_no)
+                except Exception as e:  # a fault in the logic: no feed
+                    self.tick_errors += 1
+                    ctl.tick_no = tick0 + (i - 4) // 5
+                    if self.tick_errors < 4:
+                        sys.print_exception(e)
             i += 5
+            if wdt is not None and wdt.expired(ctl.tick_no):
+                self.persist.save()
+                self._reset()
             if ctl.dirty:
                 break
+        self.persist.save()
         self.service.reply(P.T_STEP | P.REPLY, seq, (i - 4) // 5)
         return True

@@ -17,7 +17,7 @@ C = frames.C
 
 @pytest.fixture(scope="module")
 def long_run():
-    return run_therapy(TherapyPlan(hours=25.0, seed=3))
+    return run_therapy(TherapyPlan(hours=27.0, seed=3))
 
 
 def test_exchange_comes_at_24_h_of_blood_flow(long_run) -> None:
@@ -49,7 +49,7 @@ def test_exchange_was_confirmed_and_therapy_resumed(long_run) -> None:
 def test_report_files(long_run, tmp_path: Path) -> None:
     s = write_all(long_run, tmp_path)
     assert s["firmware"]["implementation"] == "micropython"
-    assert s["virtual_s"] == pytest.approx(25 * 3600)
+    assert s["virtual_s"] == pytest.approx(27 * 3600)
     for name in ("IL-6", "TNF-a", "IL-10"):
         c = s["cytokines"][name]
         assert c["unit"] == "pg/mL"
@@ -60,7 +60,7 @@ def test_report_files(long_run, tmp_path: Path) -> None:
     html = (tmp_path / "report.html").read_text()
     assert html.count("<img") == 4
     lines = (tmp_path / "trace.csv").read_text().splitlines()
-    assert len(lines) == 1 + 25 * 360 and lines[0].startswith("t_s,IL-6")
+    assert len(lines) == 1 + 27 * 360 and lines[0].startswith("t_s,IL-6")
 
 
 def test_same_seed_same_trace_bytes(tmp_path: Path) -> None:
@@ -74,9 +74,9 @@ def test_same_seed_same_trace_bytes(tmp_path: Path) -> None:
 
 
 def test_air_reaches_the_safe_state_within_one_control_period() -> None:
-    r = run_therapy(TherapyPlan(hours=0.5, seed=5, faults=(FaultStep(1200.0, "air", 0.5),),
+    r = run_therapy(TherapyPlan(hours=1.5, seed=5, faults=(FaultStep(4800.0, "air", 0.5),),
                                 trace_every_s=0.1))
-    fault_tick = round(1200.0 / r.period_s)
+    fault_tick = round(4800.0 / r.period_s)
     alarm = next(e for e in r.fw_events if e.kind == C.EV_ALARM_ON and e.code == C.AL_AIR)
     safe = next(e for e in r.fw_events if e.kind == C.EV_STATE and e.code == C.SAFE)
     # The first sample with air is the one after the fault was applied; the

@@ -30,11 +30,16 @@ class Rig:
     def cmd(self, code, arg=0):
         return self.ctl.command(code, arg)
 
-    def to_running(self):
+    def to_ready(self):
         assert self.cmd(C.CMD_SET_WEIGHT, 700) == C.OK
         assert self.cmd(C.CMD_PRIME) == C.OK
         self.run(3000)
         assert self.ctl.state == C.READY
+
+    def to_running(self):
+        self.to_ready()
+        assert self.cmd(C.CMD_HEPARIN_START) == C.OK
+        assert self.cmd(C.CMD_APTT, 700) == C.OK
         assert self.cmd(C.CMD_START) == C.OK
         self.run(50)
         assert self.ctl.state == C.RUNNING
@@ -78,8 +83,52 @@ def test_start_needs_the_weight():
     r = Rig()
     r.cmd(C.CMD_PRIME)
     r.run(3000)
+    assert r.cmd(C.CMD_HEPARIN_START) == C.E_CONDITION
     assert r.cmd(C.CMD_START) == C.E_CONDITION
     assert r.ctl.state == C.READY
+
+
+def test_blood_flow_waits_for_heparin_and_an_aptt_in_range():
+    r = Rig()
+    r.to_ready()
+    assert r.cmd(C.CMD_START) == C.E_CONDITION          # no heparin yet
+    assert r.cmd(C.CMD_HEPARIN_START) == C.OK
+    assert r.cmd(C.CMD_HEPARIN_START) == C.E_STATE      # only once
+    r.run(1)
+    # Anticoagulation runs while blood does not: pump off, clamp closed.
+    assert (r.ctl.out_pump, r.ctl.out_clamp) == (0, 0)
+    assert r.ctl.out_hep == 12600 and r.ctl.out_bolus == 1400
+    assert r.cmd(C.CMD_START) == C.E_CONDITION          # no aPTT yet
+    for aptt in (450, 590, 810, 1200):                  # out of 60-80 s
+        assert r.cmd(C.CMD_APTT, aptt) == C.OK
+        assert r.cmd(C.CMD_START) == C.E_CONDITION, aptt
+    for aptt in (600, 800):                             # the range's edges
+        r.cmd(C.CMD_APTT, aptt)
+        assert r.ctl.hep.in_range()
+    assert r.cmd(C.CMD_START) == C.OK
+    assert r.ctl.state == C.RUNNING
+
+
+def test_override_starts_once_and_is_logged():
+    r = Rig()
+    r.to_ready()
+    r.cmd(C.CMD_HEPARIN_START)
+    r.cmd(C.CMD_APTT, 450)
+    drain(r.ctl)
+    assert r.cmd(C.CMD_OVERRIDE_APTT) == C.OK
+    assert (C.EV_OVERRIDE, 1, 450) in [(e[1], e[2], e[4]) for e in drain(r.ctl)]
+    assert r.cmd(C.CMD_START) == C.OK
+    r.run(30)
+    r.cmd(C.CMD_PAUSE)
+    r.run(1)
+    assert r.cmd(C.CMD_STOP) == C.OK
+    # The override was used up by that start.
+    assert not r.ctl.override
+
+
+def test_override_only_when_ready():
+    r = Rig()
+    assert r.cmd(C.CMD_OVERRIDE_APTT) == C.E_STATE
 
 
 def test_priming_ends_at_the_volume():
@@ -95,12 +144,12 @@ def test_priming_ends_at_the_volume():
     assert r.ctl.out_pump == 0
 
 
-def test_start_ramps_to_the_set_point_and_starts_heparin():
+def test_start_ramps_to_the_set_point_with_heparin_running():
     r = Rig()
     r.to_running()
     ctl = r.ctl
     assert ctl.out_pump == 2000 and ctl.out_clamp == 1
-    assert ctl.out_hep == 12600 and ctl.out_bolus == 5600
+    assert ctl.out_hep == 12600 and ctl.out_bolus == 1400
 
 
 def test_air_makes_safe_in_the_same_tick():
@@ -247,7 +296,7 @@ def test_at_most_seven_cartridges_then_complete():
             assert r.ctl.state == C.EXCHANGE, n
             r.cmd(C.CMD_CONFIRM_EXCHANGE)
             r.run(3000)
-            r.cmd(C.CMD_START)
+            assert r.cmd(C.CMD_START) == C.OK
             r.run(30)
     assert r.ctl.state == C.COMPLETE
     assert r.ctl.alarms.is_set(C.AL_THERAPY_COMPLETE)
@@ -260,7 +309,7 @@ def test_aptt_entry_titrates_and_reminds():
     assert r.cmd(C.CMD_APTT, 50) == C.E_RANGE
     assert r.cmd(C.CMD_APTT, 500) == C.OK      # 50 s: row 1, +40 U/kg bolus, +2 U/kg/h
     r.run(1)
-    assert r.ctl.out_bolus == 5600 + 2800
+    assert r.ctl.out_bolus == 1400 + 2800
     assert r.ctl.out_hep == 12600 + 1400
     r.run(6 * 36000)
     assert r.ctl.alarms.is_set(C.AL_APTT_DUE)

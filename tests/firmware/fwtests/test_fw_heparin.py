@@ -15,7 +15,7 @@ def started(table, weight=700):
 
 def test_start_gives_the_loading_bolus_and_rate():
     a = started(CARTRIDGE_60_80)
-    assert a.bolus_total == 80 * 70
+    assert a.bolus_total == 20 * 70
     assert a.rate == 12600          # 18 U/kg/h x 70 kg, in 0.1 U/h
     assert a.recheck_at == 6 * PER_H
 
@@ -49,12 +49,17 @@ def test_raschke_table_rows():
         _expect_row(RASCHKE, aptt, row)
 
 
-def test_in_range_result_needs_no_recheck_and_a_change_does():
+def test_recheck_six_hours_after_a_change_daily_after_two_in_range():
     a = started(CARTRIDGE_60_80)
-    a.apply_aptt(PER_H, 700)
-    assert a.recheck_at == -1
-    a.apply_aptt(2 * PER_H, 500)
-    assert a.recheck_at == 2 * PER_H + 6 * PER_H
+    a.apply_aptt(PER_H, 500)                       # change
+    assert a.recheck_at == PER_H + 6 * PER_H
+    a.apply_aptt(7 * PER_H, 700)                   # first in range
+    assert a.recheck_at == 7 * PER_H + 6 * PER_H
+    a.apply_aptt(13 * PER_H, 720)                  # second in a row: daily
+    assert a.recheck_at == 13 * PER_H + 24 * PER_H
+    a.apply_aptt(37 * PER_H, 900)                  # out of range again
+    assert a.streak == 0
+    assert a.recheck_at == 37 * PER_H + 6 * PER_H
 
 
 def test_rate_never_negative():

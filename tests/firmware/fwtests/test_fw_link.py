@@ -10,6 +10,8 @@ from check import vectors, unhex, board_config
 from controller import Controller
 from link import Link
 from service import Service
+from persist import Persistence
+from storage import MemoryStorage
 from hal.sim import SimBoard
 
 
@@ -92,8 +94,9 @@ def _board(data):
     pipe = Pipe(data)
     ctl = Controller(board_config())
     link = Link(pipe, pipe)
-    svc = Service(ctl, link, board_config(), "sim")
-    return SimBoard(ctl, link, svc, board_config()), pipe
+    persist = Persistence(MemoryStorage(), ctl)
+    svc = Service(ctl, link, board_config(), "sim", persist)
+    return SimBoard(ctl, link, svc, board_config(), persist), pipe
 
 
 def _serve(board, frames_expected):

@@ -1,0 +1,59 @@
+# Non-volatile storage for the therapy record and the alarm log. Writes are
+# atomic: the new content goes to a temporary file which then replaces the
+# old one by rename, so a power cut leaves either the old or the new file,
+# never a torn one (littlefs on the Pico, POSIX rename on the virtual board).
+# Anything with read/write_atomic/remove can stand in, e.g. a wrapper that
+# cuts the power part-way through a write.
+
+import os
+
+
+class FileStorage:
+    def __init__(self, root):
+        self.root = root.rstrip("/") if root else ""
+        if self.root:
+            try:
+                os.mkdir(self.root)
+            except OSError:
+                pass  # already there
+
+    def _path(self, name):
+        return self.root + "/" + name if self.root else name
+
+    def read(self, name):
+        # The file's bytes, or None if it does not exist.
+        try:
+            with open(self._path(name), "rb") as f:
+                return f.read()
+        except OSError:
+            return None
+
+    def write_atomic(self, name, data):
+        path = self._path(name)
+        tmp = path + ".tmp"
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+        os.rename(tmp, path)
+
+    def remove(self, name):
+        try:
+            os.remove(self._path(name))
+        except OSError:
+            pass
+
+
+class MemoryStorage:
+    # In RAM: for unit tests of the persistence logic, and boards without
+    # a filesystem (state is then lost on reset, and the boot says so).
+    def __init__(self):
+        self.files = {}
+
+    def read(self, name):
+        return self.files.get(name)
+
+    def write_atomic(self, name, data):
+        self.files[name] = bytes(data)
+
+    def remove(self, name):
+        self.files.pop(name, None)
