@@ -26,6 +26,7 @@ SCHEMA = (
     ("limits.delays_ms.flow_low", int, 0, 600000),
     ("limits.delays_ms.clot", int, 0, 600000),
     ("limits.delays_ms.stasis", int, 0, 600000),
+    ("limits.delays_ms.sensor_loss", int, 0, 10000),
     ("therapy.flow_min_ml_min", int, 10, 1000),
     ("therapy.flow_max_ml_min", int, 10, 1000),
     ("therapy.flow_default_ml_min", int, 10, 1000),

@@ -33,12 +33,13 @@ AL_EXCHANGE_DUE = 10
 AL_THERAPY_COMPLETE = 11
 AL_APTT_DUE = 12
 AL_POWER_RESTORED = 13   # the board restarted mid-therapy (power cut, watchdog)
-N_ALARMS = 14
+AL_SENSOR_LOSS = 14      # sensor samples missing (the sensor link is down)
+N_ALARMS = 15
 ALARM_NAMES = (
     "", "air_in_line", "access_pressure_low", "return_pressure_high",
     "return_pressure_low", "pre_pressure_high", "no_flow", "flow_low",
     "clot_suspected", "blood_stasis", "cartridge_exchange_due",
-    "therapy_complete", "aptt_check_due", "power_restored",
+    "therapy_complete", "aptt_check_due", "power_restored", "sensor_loss",
 )
 
 # Event kinds carried in replies
@@ -77,11 +78,16 @@ CMD_HEPARIN_START = 12  # loading bolus and infusion, before blood flows
 CMD_OVERRIDE_APTT = 13  # confirm starting blood flow with aPTT out of range
 CMD_TEST_HANG = 14      # test mode only: the control task stops for arg ticks
 CMD_REQUEST_EXCHANGE = 15  # end this cartridge early (clotted), from paused
+CMD_TIME_SCALE = 16     # test mode only: run the board's own clock N times faster
 CMD_NAMES = (
     "", "prime", "start", "pause", "resume", "stop", "set_flow", "aptt",
     "confirm_exchange", "ack_alarms", "audio_pause", "set_weight",
-    "heparin_start", "override_aptt", "test_hang", "request_exchange",
+    "heparin_start", "override_aptt", "test_hang", "request_exchange", "time_scale",
 )
+
+# Sample flags (the fifth channel of a STEP sample)
+FLAG_AIR = 0x0001
+FLAG_MISSING = -32768   # bit 15: no sensor data reached the board this period
 
 # Command results
 OK = 0

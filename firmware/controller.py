@@ -10,13 +10,13 @@ from codes import (IDLE, PRIMING, READY, RUNNING, PAUSED, EXCHANGE, COMPLETE, SA
                    PRIO_LOW, PRIO_MEDIUM, PRIO_HIGH, N_ALARMS,
                    AL_AIR, AL_ACCESS_LOW, AL_RETURN_HIGH, AL_RETURN_LOW, AL_PRE_HIGH,
                    AL_NO_FLOW, AL_FLOW_LOW, AL_CLOT, AL_STASIS, AL_EXCHANGE_DUE,
-                   AL_THERAPY_COMPLETE, AL_APTT_DUE, AL_POWER_RESTORED,
+                   AL_THERAPY_COMPLETE, AL_APTT_DUE, AL_POWER_RESTORED, AL_SENSOR_LOSS,
                    EV_STATE, EV_EXCHANGE_DUE, EV_CARTRIDGE, EV_HEPARIN, EV_APTT, EV_PRIMED,
                    EV_OVERRIDE, EV_RESTORED,
                    CMD_PRIME, CMD_START, CMD_PAUSE, CMD_RESUME, CMD_STOP, CMD_SET_FLOW,
                    CMD_APTT, CMD_CONFIRM_EXCHANGE, CMD_ACK_ALARMS, CMD_AUDIO_PAUSE,
                    CMD_SET_WEIGHT, CMD_HEPARIN_START, CMD_OVERRIDE_APTT, CMD_TEST_HANG,
-                   CMD_REQUEST_EXCHANGE,
+                   CMD_REQUEST_EXCHANGE, CMD_TIME_SCALE,
                    OK, E_STATE, E_RANGE, E_UNKNOWN, E_CONDITION, E_TEST_ONLY)
 from events import EventQueue
 from alarms import Alarms
@@ -39,6 +39,7 @@ PRIORITIES = (
     PRIO_LOW,     # therapy complete
     PRIO_LOW,     # aPTT check due
     PRIO_HIGH,    # restarted mid-therapy: acknowledge before going on
+    PRIO_HIGH,    # sensor data lost
 )
 
 # Alarms whose condition is only evaluated while the blood pump runs; they are
@@ -46,6 +47,7 @@ PRIORITIES = (
 _RUNNING_ONLY = ((1 << AL_ACCESS_LOW) | (1 << AL_RETURN_HIGH) | (1 << AL_RETURN_LOW)
                  | (1 << AL_PRE_HIGH) | (1 << AL_NO_FLOW) | (1 << AL_FLOW_LOW)
                  | (1 << AL_CLOT))
+_SENSOR_LOSS_BIT = 1 << AL_SENSOR_LOSS
 _HIGH_MASK = 0
 for _i in range(N_ALARMS):
     if PRIORITIES[_i] == PRIO_HIGH:
@@ -105,6 +107,7 @@ class Controller:
         delays[AL_FLOW_LOW] = _ticks(d["flow_low"], period)
         delays[AL_CLOT] = _ticks(d["clot"], period)
         delays[AL_STASIS] = _ticks(d["stasis"], period)
+        delays[AL_SENSOR_LOSS] = _ticks(d.get("sensor_loss", 500), period)
 
         self.events = EventQueue(32)
         self.alarms = Alarms(self.events, PRIORITIES, delays)
@@ -118,6 +121,7 @@ class Controller:
         self.base_ticks = 0      # therapy ticks before this boot (restored)
         self.boots = 1
         self.hang = 0            # test mode: ticks the control task stays stalled
+        self.time_scale = 1      # test mode: the rp2 HAL's clock runs this much faster
         self.override = False    # start once with aPTT out of range (confirmed)
         self.persist_due = False # the HAL writes the therapy record between ticks
         self.state = IDLE
@@ -143,6 +147,20 @@ class Controller:
         self.tick_no = t
         st = self.state
         al = self.alarms
+        if flags < 0:
+            # No sensor data this period (flag bit 15). Decide nothing from
+            # it; if it lasts, that is a high alarm while blood circulates.
+            al.check(t, AL_SENSOR_LOSS, st == RUNNING or st == PAUSED, 0)
+            if al.new_high:
+                al.new_high = False
+                self.persist_due = True
+                if st == RUNNING or st == PAUSED:
+                    self._goto(t, SAFE, 0)
+            self._outputs(t)
+            return
+        if al.active & _SENSOR_LOSS_BIT:
+            al.deactivate(t, AL_SENSOR_LOSS)
+        al.count[AL_SENSOR_LOSS] = 0
         if st == RUNNING:
             pump = self.out_pump
             ramped = pump == self.flow_set
@@ -284,6 +302,13 @@ class Controller:
                 return E_RANGE
             self.hang = arg
             return OK
+        if code == CMD_TIME_SCALE:
+            if not self.test_mode:
+                return E_TEST_ONLY
+            if arg < 1 or arg > 1000:
+                return E_RANGE
+            self.time_scale = arg
+            return OK
         if code == CMD_HEPARIN_START:
             if st != IDLE and st != PRIMING and st != READY:
                 return E_STATE
@@ -346,7 +371,7 @@ class Controller:
                     return E_CONDITION
                 self._goto(t, states.target(SAFE, CMD_ACK_ALARMS), code)
                 return OK
-        if code < CMD_PRIME or code > CMD_REQUEST_EXCHANGE:
+        if code < CMD_PRIME or code > CMD_TIME_SCALE:
             return E_UNKNOWN
         to = states.target(st, code)
         if to < 0:

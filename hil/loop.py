@@ -88,6 +88,9 @@ class ClosedLoop:
         # Plant tick = board tick + offset; the board counts from 0 at
         # every boot, virtual time does not.
         self.offset = 0
+        # Windows [start, end) of plant ticks whose sensor samples never
+        # reach the board (sensor link down): sent flagged as missing.
+        self.outages: list[tuple[int, int]] = []
         reply = client.status()
         self.status = reply.status
         self._take_events(reply.events)
@@ -107,6 +110,19 @@ class ClosedLoop:
             self.events.append(e)
             if self.on_event is not None:
                 self.on_event(e)
+
+    def add_outage(self, start_tick: int, end_tick: int) -> None:
+        """Make the samples of plant ticks in [start_tick, end_tick) arrive
+        at the board flagged as missing, as when its sensor link is down."""
+        if end_tick > start_tick:
+            self.outages.append((start_tick, end_tick))
+
+    def _mask(self, out: array, first_tick: int, n: int) -> None:
+        for a, b in self.outages:
+            lo = max(a, first_tick)
+            hi = min(b, first_tick + n)
+            for t in range(lo, hi):
+                out[5 * (t - first_tick) + 4] = C.FLAG_MISSING
 
     def command(self, code: int, arg: int = 0) -> frames.Reply:
         """Send an operator command at the current tick."""
@@ -132,6 +148,8 @@ class ClosedLoop:
             snap = plant.snapshot()
             out = array("h")
             plant.advance(act, n, out)
+            if self.outages:
+                self._mask(out, plant.tick - n + 1, n)
             board_tick0 = plant.tick - n + 1 - self.offset
             try:
                 reply = client.step(board_tick0, out.tobytes())
@@ -161,8 +179,9 @@ class ClosedLoop:
                                 f"plant is at {plant.tick}")
             if before.state == C.RUNNING:
                 q = out[3::5][:k]
+                flags = out[4::5][:k]
                 thr = self.flowing_threshold
-                flowing = sum(1 for v in q if v >= thr)
+                flowing = sum(1 for v, f in zip(q, flags) if v >= thr and f >= 0)
                 cart = before.cartridge
                 stats.flow_ticks_by_cartridge[cart] = stats.flow_ticks_by_cartridge.get(cart, 0) + flowing
             self.status = reply.status

@@ -332,3 +332,38 @@ def test_pause_stops_pump_clamp_and_heparin():
     assert r.cmd(C.CMD_RESUME) == C.OK
     r.run(1)
     assert not r.ctl.alarms.is_set(C.AL_STASIS)
+
+
+def test_missing_sensor_samples_make_safe_after_half_a_second():
+    r = Rig()
+    r.to_running()
+    ctl = r.ctl
+    for _ in range(4):
+        ctl.tick(0, 0, 0, 0, C.FLAG_MISSING)
+    assert ctl.state == C.RUNNING and ctl.out_pump == 2000   # outputs held
+    ctl.tick(0, 0, 0, 0, C.FLAG_MISSING)
+    assert ctl.state == C.SAFE
+    assert (ctl.out_pump, ctl.out_clamp, ctl.out_hep) == (0, 0, 0)
+    assert ctl.alarms.is_set(C.AL_SENSOR_LOSS)
+    r.run(1)                                                # data back
+    assert ctl.command(C.CMD_ACK_ALARMS, 0) == C.OK
+    assert ctl.state == C.PAUSED
+
+
+def test_a_few_missing_samples_are_tolerated():
+    r = Rig()
+    r.to_running()
+    for _ in range(3):
+        for _ in range(4):
+            r.ctl.tick(0, 0, 0, 0, C.FLAG_MISSING)
+        r.run(1)
+    assert r.ctl.state == C.RUNNING
+    assert not r.ctl.alarms.is_set(C.AL_SENSOR_LOSS)
+
+
+def test_time_scale_only_in_test_mode():
+    r = Rig()
+    assert r.cmd(C.CMD_TIME_SCALE, 10) == C.OK and r.ctl.time_scale == 10
+    assert r.cmd(C.CMD_TIME_SCALE, 0) == C.E_RANGE
+    r.ctl.test_mode = False
+    assert r.cmd(C.CMD_TIME_SCALE, 10) == C.E_TEST_ONLY
