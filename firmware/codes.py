@@ -10,14 +10,12 @@ PAUSED = 4
 EXCHANGE = 5
 COMPLETE = 6
 SAFE = 7
-STATE_NAMES = ("idle", "priming", "ready", "running", "paused", "exchange", "complete", "safe")
 
 # Alarm priorities (IEC 60601-1-8 style); 0 means no alarm
 PRIO_NONE = 0
 PRIO_LOW = 1
 PRIO_MEDIUM = 2
 PRIO_HIGH = 3
-PRIO_NAMES = ("none", "low", "medium", "high")
 
 # Alarm identities; the bit (1 << id) is used in the active/latched masks
 AL_AIR = 1
@@ -35,12 +33,6 @@ AL_APTT_DUE = 12
 AL_POWER_RESTORED = 13   # the board restarted mid-therapy (power cut, watchdog)
 AL_SENSOR_LOSS = 14      # sensor samples missing (the sensor link is down)
 N_ALARMS = 15
-ALARM_NAMES = (
-    "", "air_in_line", "access_pressure_low", "return_pressure_high",
-    "return_pressure_low", "pre_pressure_high", "no_flow", "flow_low",
-    "clot_suspected", "blood_stasis", "cartridge_exchange_due",
-    "therapy_complete", "aptt_check_due", "power_restored", "sensor_loss",
-)
 
 # Event kinds carried in replies
 EV_STATE = 1        # code=new state, a=old state, b=cause (command or alarm id)
@@ -56,11 +48,6 @@ EV_PRIMED = 10      # b=primed volume in mL
 EV_AUDIO_PAUSE = 11 # b=pause length in ticks
 EV_OVERRIDE = 12    # code=what was overridden (1 = aPTT not in range at start), b=last aPTT
 EV_RESTORED = 13    # code=state before the restart, b=ticks of blood flow on the cartridge
-EVENT_NAMES = (
-    "", "state", "alarm", "alarm_clear", "alarm_ack", "cartridge_exchange_due",
-    "cartridge", "heparin", "aptt_entered", "boot", "primed", "audio_pause",
-    "override", "restored",
-)
 
 # Operator commands (CMD frame: code, argument)
 CMD_PRIME = 1
@@ -79,11 +66,6 @@ CMD_OVERRIDE_APTT = 13  # confirm starting blood flow with aPTT out of range
 CMD_TEST_HANG = 14      # test mode only: the control task stops for arg ticks
 CMD_REQUEST_EXCHANGE = 15  # end this cartridge early (clotted), from paused
 CMD_TIME_SCALE = 16     # test mode only: run the board's own clock N times faster
-CMD_NAMES = (
-    "", "prime", "start", "pause", "resume", "stop", "set_flow", "aptt",
-    "confirm_exchange", "ack_alarms", "audio_pause", "set_weight",
-    "heparin_start", "override_aptt", "test_hang", "request_exchange", "time_scale",
-)
 
 # Sample flags (the fifth channel of a STEP sample)
 FLAG_AIR = 0x0001
@@ -96,11 +78,8 @@ E_RANGE = 2      # argument out of range
 E_UNKNOWN = 3    # unknown command code
 E_CONDITION = 4  # refused while a condition persists (alarm, aPTT, weight)
 E_TEST_ONLY = 5  # only allowed on a board in test mode
-RESULT_NAMES = ("ok", "refused_in_state", "out_of_range", "unknown_command",
-                "condition_present", "test_mode_only")
 
 # Reset causes (BOOT notice)
 RESET_POWER_ON = 0
 RESET_WATCHDOG = 1
 RESET_FAULT = 2      # an unexpected exception: outputs made safe, then reset
-RESET_NAMES = ("power_on", "watchdog", "fault")

@@ -6,18 +6,72 @@
 # Units: pressure 0.1 mmHg, flow 0.1 mL/min, heparin 0.1 U/h, aPTT 0.1 s,
 # weight 0.1 kg, time in control periods (ticks).
 
-from codes import (IDLE, PRIMING, READY, RUNNING, PAUSED, EXCHANGE, COMPLETE, SAFE,
-                   PRIO_LOW, PRIO_MEDIUM, PRIO_HIGH, N_ALARMS,
-                   AL_AIR, AL_ACCESS_LOW, AL_RETURN_HIGH, AL_RETURN_LOW, AL_PRE_HIGH,
-                   AL_NO_FLOW, AL_FLOW_LOW, AL_CLOT, AL_STASIS, AL_EXCHANGE_DUE,
-                   AL_THERAPY_COMPLETE, AL_APTT_DUE, AL_POWER_RESTORED, AL_SENSOR_LOSS,
-                   EV_STATE, EV_EXCHANGE_DUE, EV_CARTRIDGE, EV_HEPARIN, EV_APTT, EV_PRIMED,
-                   EV_OVERRIDE, EV_RESTORED,
-                   CMD_PRIME, CMD_START, CMD_PAUSE, CMD_RESUME, CMD_STOP, CMD_SET_FLOW,
-                   CMD_APTT, CMD_CONFIRM_EXCHANGE, CMD_ACK_ALARMS, CMD_AUDIO_PAUSE,
-                   CMD_SET_WEIGHT, CMD_HEPARIN_START, CMD_OVERRIDE_APTT, CMD_TEST_HANG,
-                   CMD_REQUEST_EXCHANGE, CMD_TIME_SCALE,
-                   OK, E_STATE, E_RANGE, E_UNKNOWN, E_CONDITION, E_TEST_ONLY)
+try:
+    from micropython import const
+except ImportError:  # CPython, for tests
+    def const(x):
+        return x
+
+
+# Codes from codes.py as private constants: compiled into the bytecode,
+# they take no RAM on the board. tests/firmware checks they match.
+_IDLE = const(0)
+_PRIMING = const(1)
+_READY = const(2)
+_RUNNING = const(3)
+_PAUSED = const(4)
+_EXCHANGE = const(5)
+_COMPLETE = const(6)
+_SAFE = const(7)
+_PRIO_LOW = const(1)
+_PRIO_MEDIUM = const(2)
+_PRIO_HIGH = const(3)
+_N_ALARMS = const(15)
+_AL_AIR = const(1)
+_AL_ACCESS_LOW = const(2)
+_AL_RETURN_HIGH = const(3)
+_AL_RETURN_LOW = const(4)
+_AL_PRE_HIGH = const(5)
+_AL_NO_FLOW = const(6)
+_AL_FLOW_LOW = const(7)
+_AL_CLOT = const(8)
+_AL_STASIS = const(9)
+_AL_EXCHANGE_DUE = const(10)
+_AL_THERAPY_COMPLETE = const(11)
+_AL_APTT_DUE = const(12)
+_AL_POWER_RESTORED = const(13)
+_AL_SENSOR_LOSS = const(14)
+_EV_STATE = const(1)
+_EV_EXCHANGE_DUE = const(5)
+_EV_CARTRIDGE = const(6)
+_EV_HEPARIN = const(7)
+_EV_APTT = const(8)
+_EV_PRIMED = const(10)
+_EV_OVERRIDE = const(12)
+_EV_RESTORED = const(13)
+_CMD_PRIME = const(1)
+_CMD_START = const(2)
+_CMD_PAUSE = const(3)
+_CMD_RESUME = const(4)
+_CMD_STOP = const(5)
+_CMD_SET_FLOW = const(6)
+_CMD_APTT = const(7)
+_CMD_CONFIRM_EXCHANGE = const(8)
+_CMD_ACK_ALARMS = const(9)
+_CMD_AUDIO_PAUSE = const(10)
+_CMD_SET_WEIGHT = const(11)
+_CMD_HEPARIN_START = const(12)
+_CMD_OVERRIDE_APTT = const(13)
+_CMD_TEST_HANG = const(14)
+_CMD_REQUEST_EXCHANGE = const(15)
+_CMD_TIME_SCALE = const(16)
+_OK = const(0)
+_E_STATE = const(1)
+_E_RANGE = const(2)
+_E_UNKNOWN = const(3)
+_E_CONDITION = const(4)
+_E_TEST_ONLY = const(5)
+
 from events import EventQueue
 from alarms import Alarms
 from heparin import Anticoagulation, TABLES
@@ -26,31 +80,31 @@ import states
 # Priority of each alarm id (index = id).
 PRIORITIES = (
     0,
-    PRIO_HIGH,    # air in line
-    PRIO_HIGH,    # access pressure below limit
-    PRIO_HIGH,    # return pressure above limit
-    PRIO_HIGH,    # return pressure below limit (disconnection, blood loss)
-    PRIO_HIGH,    # pre-cartridge pressure above limit
-    PRIO_HIGH,    # no flow
-    PRIO_MEDIUM,  # flow below 70% of set
-    PRIO_MEDIUM,  # clotting suspected
-    PRIO_MEDIUM,  # blood standing still
-    PRIO_MEDIUM,  # cartridge exchange due
-    PRIO_LOW,     # therapy complete
-    PRIO_LOW,     # aPTT check due
-    PRIO_HIGH,    # restarted mid-therapy: acknowledge before going on
-    PRIO_HIGH,    # sensor data lost
+    _PRIO_HIGH,    # air in line
+    _PRIO_HIGH,    # access pressure below limit
+    _PRIO_HIGH,    # return pressure above limit
+    _PRIO_HIGH,    # return pressure below limit (disconnection, blood loss)
+    _PRIO_HIGH,    # pre-cartridge pressure above limit
+    _PRIO_HIGH,    # no flow
+    _PRIO_MEDIUM,  # flow below 70% of set
+    _PRIO_MEDIUM,  # clotting suspected
+    _PRIO_MEDIUM,  # blood standing still
+    _PRIO_MEDIUM,  # cartridge exchange due
+    _PRIO_LOW,     # therapy complete
+    _PRIO_LOW,     # aPTT check due
+    _PRIO_HIGH,    # restarted mid-therapy: acknowledge before going on
+    _PRIO_HIGH,    # sensor data lost
 )
 
 # Alarms whose condition is only evaluated while the blood pump runs; they are
 # cleared when it stops (latched high ones stay latched until acknowledged).
-_RUNNING_ONLY = ((1 << AL_ACCESS_LOW) | (1 << AL_RETURN_HIGH) | (1 << AL_RETURN_LOW)
-                 | (1 << AL_PRE_HIGH) | (1 << AL_NO_FLOW) | (1 << AL_FLOW_LOW)
-                 | (1 << AL_CLOT))
-_SENSOR_LOSS_BIT = 1 << AL_SENSOR_LOSS
+_RUNNING_ONLY = ((1 << _AL_ACCESS_LOW) | (1 << _AL_RETURN_HIGH) | (1 << _AL_RETURN_LOW)
+                 | (1 << _AL_PRE_HIGH) | (1 << _AL_NO_FLOW) | (1 << _AL_FLOW_LOW)
+                 | (1 << _AL_CLOT))
+_SENSOR_LOSS_BIT = 1 << _AL_SENSOR_LOSS
 _HIGH_MASK = 0
-for _i in range(N_ALARMS):
-    if PRIORITIES[_i] == PRIO_HIGH:
+for _i in range(_N_ALARMS):
+    if PRIORITIES[_i] == _PRIO_HIGH:
         _HIGH_MASK |= 1 << _i
 
 
@@ -97,17 +151,17 @@ class Controller:
         self.cart_max = th["max_cartridges"]
         self.audio_pause_ticks = th["audio_pause_s"] * per_s
         d = lim["delays_ms"]
-        delays = [1] * N_ALARMS
-        delays[AL_AIR] = _ticks(d["air"], period)
-        delays[AL_ACCESS_LOW] = _ticks(d["access_low"], period)
-        delays[AL_RETURN_HIGH] = _ticks(d["return_high"], period)
-        delays[AL_RETURN_LOW] = _ticks(d["return_low"], period)
-        delays[AL_PRE_HIGH] = _ticks(d["pre_high"], period)
-        delays[AL_NO_FLOW] = _ticks(d["no_flow"], period)
-        delays[AL_FLOW_LOW] = _ticks(d["flow_low"], period)
-        delays[AL_CLOT] = _ticks(d["clot"], period)
-        delays[AL_STASIS] = _ticks(d["stasis"], period)
-        delays[AL_SENSOR_LOSS] = _ticks(d.get("sensor_loss", 500), period)
+        delays = [1] * _N_ALARMS
+        delays[_AL_AIR] = _ticks(d["air"], period)
+        delays[_AL_ACCESS_LOW] = _ticks(d["access_low"], period)
+        delays[_AL_RETURN_HIGH] = _ticks(d["return_high"], period)
+        delays[_AL_RETURN_LOW] = _ticks(d["return_low"], period)
+        delays[_AL_PRE_HIGH] = _ticks(d["pre_high"], period)
+        delays[_AL_NO_FLOW] = _ticks(d["no_flow"], period)
+        delays[_AL_FLOW_LOW] = _ticks(d["flow_low"], period)
+        delays[_AL_CLOT] = _ticks(d["clot"], period)
+        delays[_AL_STASIS] = _ticks(d["stasis"], period)
+        delays[_AL_SENSOR_LOSS] = _ticks(d.get("sensor_loss", 500), period)
 
         self.events = EventQueue(32)
         self.alarms = Alarms(self.events, PRIORITIES, delays)
@@ -124,7 +178,7 @@ class Controller:
         self.time_scale = 1      # test mode: the rp2 HAL's clock runs this much faster
         self.override = False    # start once with aPTT out of range (confirmed)
         self.persist_due = False # the HAL writes the therapy record between ticks
-        self.state = IDLE
+        self.state = _IDLE
         self.cart_no = 1
         self.cart_used = 0       # ticks with blood flowing on this cartridge
         self.prime_acc = 0
@@ -150,27 +204,27 @@ class Controller:
         if flags < 0:
             # No sensor data this period (flag bit 15). Decide nothing from
             # it; if it lasts, that is a high alarm while blood circulates.
-            al.check(t, AL_SENSOR_LOSS, st == RUNNING or st == PAUSED, 0)
+            al.check(t, _AL_SENSOR_LOSS, st == _RUNNING or st == _PAUSED, 0)
             if al.new_high:
                 al.new_high = False
                 self.persist_due = True
-                if st == RUNNING or st == PAUSED:
-                    self._goto(t, SAFE, 0)
+                if st == _RUNNING or st == _PAUSED:
+                    self._goto(t, _SAFE, 0)
             self._outputs(t)
             return
         if al.active & _SENSOR_LOSS_BIT:
-            al.deactivate(t, AL_SENSOR_LOSS)
-        al.count[AL_SENSOR_LOSS] = 0
-        if st == RUNNING:
+            al.deactivate(t, _AL_SENSOR_LOSS)
+        al.count[_AL_SENSOR_LOSS] = 0
+        if st == _RUNNING:
             pump = self.out_pump
             ramped = pump == self.flow_set
-            al.check(t, AL_AIR, flags & 1, q)
-            al.check(t, AL_ACCESS_LOW, p_acc < self.lim_access_low, p_acc)
-            al.check(t, AL_RETURN_HIGH, p_ret > self.lim_return_high, p_ret)
-            al.check(t, AL_RETURN_LOW, ramped and p_ret < self.lim_return_low, p_ret)
-            al.check(t, AL_PRE_HIGH, p_pre > self.lim_pre_high, p_pre)
-            al.check(t, AL_NO_FLOW, pump > 0 and q < self.q_no_flow, q)
-            al.check(t, AL_FLOW_LOW, q * 100 < pump * self.flow_low_pct, q)
+            al.check(t, _AL_AIR, flags & 1, q)
+            al.check(t, _AL_ACCESS_LOW, p_acc < self.lim_access_low, p_acc)
+            al.check(t, _AL_RETURN_HIGH, p_ret > self.lim_return_high, p_ret)
+            al.check(t, _AL_RETURN_LOW, ramped and p_ret < self.lim_return_low, p_ret)
+            al.check(t, _AL_PRE_HIGH, p_pre > self.lim_pre_high, p_pre)
+            al.check(t, _AL_NO_FLOW, pump > 0 and q < self.q_no_flow, q)
+            al.check(t, _AL_FLOW_LOW, q * 100 < pump * self.flow_low_pct, q)
             if ramped:
                 self._clot(t, p_pre - p_ret)
             else:
@@ -185,21 +239,21 @@ class Controller:
             hep = self.hep
             if hep.recheck_at >= 0 and t >= hep.recheck_at:
                 hep.recheck_at = -1
-                al.activate(t, AL_APTT_DUE, hep.last_aptt)
-        elif st == PAUSED or st == SAFE:
-            al.check(t, AL_AIR, flags & 1, q)
-            al.check(t, AL_STASIS, q < self.q_no_flow, q)
-        elif st == PRIMING:
+                al.activate(t, _AL_APTT_DUE, hep.last_aptt)
+        elif st == _PAUSED or st == _SAFE:
+            al.check(t, _AL_AIR, flags & 1, q)
+            al.check(t, _AL_STASIS, q < self.q_no_flow, q)
+        elif st == _PRIMING:
             acc = self.prime_acc + q
             self.prime_acc = acc
             if acc >= self.prime_target:
-                self.events.push(t, EV_PRIMED, 0, 0, self.prime_ml)
-                self._goto(t, READY, 0)
+                self.events.push(t, _EV_PRIMED, 0, 0, self.prime_ml)
+                self._goto(t, _READY, 0)
         if al.new_high:
             al.new_high = False
             self.persist_due = True
-            if self.state == RUNNING or self.state == PAUSED:
-                self._goto(t, SAFE, 0)
+            if self.state == _RUNNING or self.state == _PAUSED:
+                self._goto(t, _SAFE, 0)
         self._outputs(t)
 
     def _clot(self, t, drop):
@@ -211,29 +265,29 @@ class Controller:
                 if self.base_n >= self.clot_base_n:
                     self.baseline = self.base_sum // self.base_n
             return
-        self.alarms.check(t, AL_CLOT, drop > self.baseline + self.clot_rise, drop)
+        self.alarms.check(t, _AL_CLOT, drop > self.baseline + self.clot_rise, drop)
 
     def _cartridge_due(self, t):
-        self.events.push(t, EV_EXCHANGE_DUE, self.cart_no, 0, self.cart_used)
+        self.events.push(t, _EV_EXCHANGE_DUE, self.cart_no, 0, self.cart_used)
         if self.cart_no >= self.cart_max:
-            self._goto(t, COMPLETE, 0)
-            self.alarms.activate(t, AL_THERAPY_COMPLETE, self.cart_no)
+            self._goto(t, _COMPLETE, 0)
+            self.alarms.activate(t, _AL_THERAPY_COMPLETE, self.cart_no)
         else:
-            self._goto(t, EXCHANGE, 0)
-            self.alarms.activate(t, AL_EXCHANGE_DUE, self.cart_no)
+            self._goto(t, _EXCHANGE, 0)
+            self.alarms.activate(t, _AL_EXCHANGE_DUE, self.cart_no)
 
     def _outputs(self, t):
         st = self.state
-        if st == RUNNING:
+        if st == _RUNNING:
             target = self.flow_set
             clamp = 1
             hep = self.hep.infusion(t)
-        elif st == READY:
+        elif st == _READY:
             # Anticoagulation runs before blood flow starts, once begun.
             target = 0
             clamp = 0
             hep = self.hep.infusion(t) if self.hep.started else 0
-        elif st == PRIMING:
+        elif st == _PRIMING:
             target = self.prime_flow
             clamp = 1
             hep = 0
@@ -267,20 +321,20 @@ class Controller:
         frm = self.state
         if not states.allowed(frm, to):
             # A bug, not an operator error: fail safe rather than continue.
-            to = SAFE
-        if frm == RUNNING:
+            to = _SAFE
+        if frm == _RUNNING:
             al = self.alarms
             aid = 1
-            while aid < N_ALARMS:
+            while aid < _N_ALARMS:
                 if _RUNNING_ONLY & (1 << aid):
                     al.deactivate(t, aid)
                 aid += 1
             self.settle = 0
-        if to == RUNNING:
-            self.alarms.deactivate(t, AL_STASIS)
-            self.alarms.count[AL_STASIS] = 0
+        if to == _RUNNING:
+            self.alarms.deactivate(t, _AL_STASIS)
+            self.alarms.count[_AL_STASIS] = 0
         self.state = to
-        self.events.push(t, EV_STATE, to, frm, cause)
+        self.events.push(t, _EV_STATE, to, frm, cause)
         self.dirty = True
         self.persist_due = True
 
@@ -288,123 +342,123 @@ class Controller:
 
     def command(self, code, arg):
         result = self._command(code, arg)
-        if result == OK:
+        if result == _OK:
             self.persist_due = True
         return result
 
     def _command(self, code, arg):
         t = self.tick_no
         st = self.state
-        if code == CMD_TEST_HANG:
+        if code == _CMD_TEST_HANG:
             if not self.test_mode:
-                return E_TEST_ONLY
+                return _E_TEST_ONLY
             if arg < 1 or arg > 36000:
-                return E_RANGE
+                return _E_RANGE
             self.hang = arg
-            return OK
-        if code == CMD_TIME_SCALE:
+            return _OK
+        if code == _CMD_TIME_SCALE:
             if not self.test_mode:
-                return E_TEST_ONLY
+                return _E_TEST_ONLY
             if arg < 1 or arg > 1000:
-                return E_RANGE
+                return _E_RANGE
             self.time_scale = arg
-            return OK
-        if code == CMD_HEPARIN_START:
-            if st != IDLE and st != PRIMING and st != READY:
-                return E_STATE
+            return _OK
+        if code == _CMD_HEPARIN_START:
+            if st != _IDLE and st != _PRIMING and st != _READY:
+                return _E_STATE
             if self.hep.started:
-                return E_STATE
+                return _E_STATE
             if self.hep.weight == 0:
-                return E_CONDITION
+                return _E_CONDITION
             before = self.hep.bolus_total
             self.hep.start(t)
-            self.events.push(t, EV_HEPARIN, 0, self.hep.bolus_total - before, self.hep.rate)
-            return OK
-        if code == CMD_OVERRIDE_APTT:
-            if st != READY:
-                return E_STATE
+            self.events.push(t, _EV_HEPARIN, 0, self.hep.bolus_total - before, self.hep.rate)
+            return _OK
+        if code == _CMD_OVERRIDE_APTT:
+            if st != _READY:
+                return _E_STATE
             self.override = True
-            self.events.push(t, EV_OVERRIDE, 1, 0, self.hep.last_aptt)
-            return OK
-        if code == CMD_SET_FLOW:
+            self.events.push(t, _EV_OVERRIDE, 1, 0, self.hep.last_aptt)
+            return _OK
+        if code == _CMD_SET_FLOW:
             q = arg * 10
             if q < self.flow_min or q > self.flow_max:
-                return E_RANGE
-            if st == COMPLETE:
-                return E_STATE
+                return _E_RANGE
+            if st == _COMPLETE:
+                return _E_STATE
             if self.baseline >= 0 and self.flow_set > 0:
                 # The cartridge's pressure drop scales with flow; keep the
                 # fresh-cartridge reference rather than re-learning a clotted one.
                 self.baseline = self.baseline * q // self.flow_set
             self.flow_set = q
-            return OK
-        if code == CMD_APTT:
+            return _OK
+        if code == _CMD_APTT:
             if arg < 100 or arg > 2000:
-                return E_RANGE
-            if st == COMPLETE:
-                return E_STATE
+                return _E_RANGE
+            if st == _COMPLETE:
+                return _E_STATE
             hep = self.hep
-            self.events.push(t, EV_APTT, 0, 0, arg)
+            self.events.push(t, _EV_APTT, 0, 0, arg)
             if hep.started:
                 before = hep.bolus_total
                 row = hep.apply_aptt(t, arg)
-                self.events.push(t, EV_HEPARIN, row, hep.bolus_total - before, hep.rate)
+                self.events.push(t, _EV_HEPARIN, row, hep.bolus_total - before, hep.rate)
             else:
                 hep.last_aptt = arg
-            self.alarms.deactivate(t, AL_APTT_DUE)
-            return OK
-        if code == CMD_SET_WEIGHT:
+            self.alarms.deactivate(t, _AL_APTT_DUE)
+            return _OK
+        if code == _CMD_SET_WEIGHT:
             if arg < 300 or arg > 2500:
-                return E_RANGE
-            if st != IDLE and st != PRIMING and st != READY:
-                return E_STATE
+                return _E_RANGE
+            if st != _IDLE and st != _PRIMING and st != _READY:
+                return _E_STATE
             self.hep.weight = arg
-            return OK
-        if code == CMD_AUDIO_PAUSE:
+            return _OK
+        if code == _CMD_AUDIO_PAUSE:
             if not self.alarms.pause_audio(t, self.audio_pause_ticks):
-                return E_CONDITION
-            return OK
-        if code == CMD_ACK_ALARMS:
+                return _E_CONDITION
+            return _OK
+        if code == _CMD_ACK_ALARMS:
             remaining = self.alarms.acknowledge(t)
-            if st == SAFE:
+            if st == _SAFE:
                 if remaining & _HIGH_MASK:
-                    return E_CONDITION
-                self._goto(t, states.target(SAFE, CMD_ACK_ALARMS), code)
-                return OK
-        if code < CMD_PRIME or code > CMD_TIME_SCALE:
-            return E_UNKNOWN
+                    return _E_CONDITION
+                self._goto(t, states.target(_SAFE, _CMD_ACK_ALARMS), code)
+                return _OK
+        if code < _CMD_PRIME or code > _CMD_TIME_SCALE:
+            return _E_UNKNOWN
         to = states.target(st, code)
         if to < 0:
-            return E_STATE
-        if code == CMD_START:
+            return _E_STATE
+        if code == _CMD_START:
             # Blood flows only on therapeutic anticoagulation: heparin started
             # and the last aPTT in the table's target, unless the operator
             # confirmed an override (logged as an event).
             if self.hep.weight == 0 or not self.hep.started:
-                return E_CONDITION
+                return _E_CONDITION
             if not self.hep.in_range():
                 if not self.override:
-                    return E_CONDITION
+                    return _E_CONDITION
             self.override = False
-        elif code == CMD_PRIME or code == CMD_CONFIRM_EXCHANGE:
+        elif code == _CMD_PRIME or code == _CMD_CONFIRM_EXCHANGE:
             self.prime_acc = 0
-            if code == CMD_CONFIRM_EXCHANGE:
-                self.alarms.deactivate(t, AL_EXCHANGE_DUE)
+            if code == _CMD_CONFIRM_EXCHANGE:
+                self.alarms.deactivate(t, _AL_EXCHANGE_DUE)
                 self.cart_no += 1
                 self.cart_used = 0
                 self.baseline = -1
                 self.base_sum = 0
                 self.base_n = 0
-                self.events.push(t, EV_CARTRIDGE, self.cart_no, 0, 0)
-        elif code == CMD_STOP:
-            self.alarms.deactivate(t, AL_EXCHANGE_DUE)
-        elif code == CMD_REQUEST_EXCHANGE:
+                self.events.push(t, _EV_CARTRIDGE, self.cart_no, 0, 0)
+        elif code == _CMD_STOP:
+            self.alarms.deactivate(t, _AL_EXCHANGE_DUE)
+        elif code == _CMD_REQUEST_EXCHANGE:
             if self.cart_no >= self.cart_max:
-                return E_CONDITION   # no cartridge left to change to
-            self.events.push(t, EV_EXCHANGE_DUE, self.cart_no, 1, self.cart_used)
-            self.alarms.activate(t, AL_EXCHANGE_DUE, self.cart_no)
+                return _E_CONDITION   # no cartridge left to change to
+            self.events.push(t, _EV_EXCHANGE_DUE, self.cart_no, 1, self.cart_used)
+            self.alarms.activate(t, _AL_EXCHANGE_DUE, self.cart_no)
         self._goto(t, to, code)
-        return OK
+        return _OK
 
     # ---- persistence (the HAL stores and loads; this maps the values) -----
 
@@ -460,16 +514,16 @@ class Controller:
         self.alarms.base = self.base_ticks
         self.boots = rec["boots"] + 1
         was = rec["state"]
-        if was == RUNNING or was == PAUSED or was == SAFE or was == EXCHANGE:
-            self.state = SAFE
-            self.alarms.activate(0, AL_POWER_RESTORED, was)
+        if was == _RUNNING or was == _PAUSED or was == _SAFE or was == _EXCHANGE:
+            self.state = _SAFE
+            self.alarms.activate(0, _AL_POWER_RESTORED, was)
             self.alarms.new_high = False
-            self.alarms.deactivate(0, AL_POWER_RESTORED)   # latched, acknowledgeable
-        elif was == COMPLETE:
-            self.state = COMPLETE
+            self.alarms.deactivate(0, _AL_POWER_RESTORED)   # latched, acknowledgeable
+        elif was == _COMPLETE:
+            self.state = _COMPLETE
         else:
-            self.state = IDLE
-        self.events.push(0, EV_RESTORED, was, self.state, self.cart_used)
+            self.state = _IDLE
+        self.events.push(0, _EV_RESTORED, was, self.state, self.cart_used)
         return True
 
     def shown_alarms(self):

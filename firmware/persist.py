@@ -30,7 +30,7 @@ class Persistence:
 
     def boot(self):
         # Restore what was stored; return the boot notice for the host.
-        from codes import RESET_POWER_ON, RESET_NAMES
+        from codes import RESET_POWER_ON
         ctl = self.ctl
         note = self._load(RESET_NOTE)
         cause = RESET_POWER_ON
@@ -54,7 +54,7 @@ class Persistence:
                 self.errors += 1
         self.saved_used = ctl.cart_used
         return {
-            "cause": RESET_NAMES[cause] if 0 <= cause < len(RESET_NAMES) else str(cause),
+            "cause": cause,   # codes.RESET_*
             "last_tick": last_tick,
             "restored": restored,
             "state": ctl.state,

@@ -16,7 +16,7 @@ class Service:
         self.ctl = ctl
         self.link = link
         self.persist = persist
-        self.cfg = cfg
+        self.board_name = cfg["name"]
         self.hal_name = hal_name
         self.last_key = -1   # (type << 8 | seq) of the frame last answered
         # Heap accounting for benchmarks: when on, the board collects after
@@ -76,7 +76,7 @@ class Service:
             "version": "%d.%d.%d" % impl.version[:3],
             "firmware": FIRMWARE_VERSION,
             "protocol": P.VERSION,
-            "board": self.cfg["name"],
+            "board": self.board_name,
             "hal": self.hal_name,
             "period_ms": self.ctl.period_ms,
             "max_samples": P.MAX_SAMPLES,

@@ -37,7 +37,10 @@ class BoardReset(BoardError):
     lost power or its watchdog reset it. ``notice`` is its BOOT notice."""
 
     def __init__(self, notice: dict[str, Any]) -> None:
-        super().__init__(f"the board restarted ({notice.get('cause')}); "
+        cause = notice.get("cause")
+        if isinstance(cause, int) and 0 <= cause < len(C.RESET_NAMES):
+            cause = C.RESET_NAMES[cause]
+        super().__init__(f"the board restarted ({cause}); "
                          f"it had reached tick {notice.get('last_tick')}")
         self.notice = notice
 

@@ -15,6 +15,10 @@ from hil.fw import firmware_module
 
 P = firmware_module("protocol")
 C = firmware_module("codes")
+# The names of the codes live apart from them (the board does not load them).
+for _k, _v in vars(firmware_module("names")).items():
+    if _k.endswith("_NAMES"):
+        setattr(C, _k, _v)
 
 SOF = P.SOF
 VERSION = P.VERSION

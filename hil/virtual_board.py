@@ -21,6 +21,7 @@ import tty
 from pathlib import Path
 from typing import IO
 
+from hil.build import compile_firmware
 from hil.fw import FIRMWARE_DIR, board_config_path, micropython_executable
 
 RESET_EXIT = 75   # the firmware's exit code for "reset me" (hal/sim.py)
@@ -41,17 +42,20 @@ class VirtualBoard:
         heap_stats: have the firmware measure its peak heap (slower).
         flash: directory holding the board's flash; default a fresh
             temporary one, removed by :meth:`stop`.
+        compiled: run the firmware compiled with mpy-cross (as flashed on a
+            Pico, the default) rather than from source.
     """
 
     def __init__(self, board: str = "virtual", heapsize: str = "192K",
                  log: Path | None = None, heap_stats: bool = False,
-                 flash: Path | None = None) -> None:
+                 flash: Path | None = None, compiled: bool = True) -> None:
         self.board_path = board_config_path(board).resolve()
         if not self.board_path.exists():
             raise FileNotFoundError(f"board config {self.board_path} does not exist")
         self.heapsize = heapsize
         self.log = log
         self.heap_stats = heap_stats
+        self.firmware_dir = compile_firmware() if compiled else FIRMWARE_DIR
         self._own_flash = flash is None
         self.flash = Path(flash) if flash is not None else None
         self.proc: subprocess.Popen[bytes] | None = None
@@ -85,12 +89,12 @@ class VirtualBoard:
 
     def _launch(self) -> None:
         cmd = [micropython_executable(), "-X", f"heapsize={self.heapsize}",
-               str(FIRMWARE_DIR / "main.py"), "--board", str(self.board_path),
+               str(self.firmware_dir / "main.py"), "--board", str(self.board_path),
                "--fd", str(self._master), "--flash", str(self.flash)]
         if self.heap_stats:
             cmd.append("--heap-stats")
         out: IO[bytes] | int = self._log_file if self._log_file is not None else subprocess.DEVNULL
-        self.proc = subprocess.Popen(cmd, pass_fds=(self._master,), cwd=FIRMWARE_DIR,
+        self.proc = subprocess.Popen(cmd, pass_fds=(self._master,), cwd=self.firmware_dir,
                                      stdin=subprocess.DEVNULL, stdout=out,
                                      stderr=subprocess.STDOUT)
 

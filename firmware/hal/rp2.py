@@ -10,6 +10,7 @@ import time
 import machine
 
 import protocol as P
+from codes import RESET_POWER_ON, RESET_WATCHDOG
 
 _U16 = 65535
 
@@ -69,9 +70,16 @@ class Rp2Board:
     def reset(self):
         machine.reset()
 
+    def make_safe(self):
+        # After a fault: pump stopped, clamp closed (fails closed), no heparin.
+        self.pump.duty_u16(0)
+        self.clamp.value(0)
+        self.hep.duty_u16(0)
+        self.hep_en.value(0)
+
     def announce(self, notice):
-        if machine.reset_cause() == machine.WDT_RESET and notice["cause"] == "power_on":
-            notice["cause"] = "watchdog"
+        if machine.reset_cause() == machine.WDT_RESET and notice["cause"] == RESET_POWER_ON:
+            notice["cause"] = RESET_WATCHDOG
         self.service.send_json(P.T_BOOT, 0, notice)
 
     def _pulse(self, _pin):

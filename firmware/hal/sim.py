@@ -34,6 +34,13 @@ class SimBoard:
         # starts with them safe; there is no pin to drive.
         pass
 
+    def make_safe(self):
+        # After a fault: the outputs the host reads must be the safe ones.
+        ctl = self.ctl
+        ctl.out_pump = 0
+        ctl.out_clamp = 0
+        ctl.out_hep = 0
+
     def announce(self, notice):
         self.service.send_json(P.T_BOOT, 0, notice)
 

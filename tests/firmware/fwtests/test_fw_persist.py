@@ -30,7 +30,7 @@ def test_reset_mid_therapy_resumes_in_the_safe_state_with_the_same_cartridge_tim
     used = r.ctl.cart_used
     assert used > 2900
     ctl, _, notice = reboot(store)
-    assert notice["restored"] and notice["cause"] == "power_on"
+    assert notice["restored"] and notice["cause"] == C.RESET_POWER_ON
     assert ctl.state == C.SAFE
     assert ctl.cart_used == used and ctl.cart_no == 1
     assert (ctl.out_pump, ctl.out_clamp, ctl.out_hep) == (0, 0, 0)
@@ -106,9 +106,9 @@ def test_watchdog_note_gives_the_reset_cause_once():
     r, store, p = running_rig_with_storage()
     p.note_reset(C.RESET_WATCHDOG, 1234)
     _, _, notice = reboot(store)
-    assert notice["cause"] == "watchdog" and notice["last_tick"] == 1234
+    assert notice["cause"] == C.RESET_WATCHDOG and notice["last_tick"] == 1234
     _, _, notice = reboot(store)
-    assert notice["cause"] == "power_on" and notice["last_tick"] == -1
+    assert notice["cause"] == C.RESET_POWER_ON and notice["last_tick"] == -1
 
 
 def test_damaged_record_is_ignored_not_trusted():

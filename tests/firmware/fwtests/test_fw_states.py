@@ -30,3 +30,28 @@ def test_table_has_no_duplicate_triggers():
     for frm, trig, _to in states.TRANSITIONS:
         assert (frm, trig) not in seen
         seen.append((frm, trig))
+
+
+def test_every_code_has_a_name():
+    import names as N
+    assert len(N.STATE_NAMES) == 8
+    assert len(N.ALARM_NAMES) == C.N_ALARMS
+    assert len(N.CMD_NAMES) == C.CMD_TIME_SCALE + 1
+    assert len(N.EVENT_NAMES) == C.EV_RESTORED + 1
+    assert len(N.RESET_NAMES) == C.RESET_FAULT + 1
+    assert len(N.RESULT_NAMES) == C.E_TEST_ONLY + 1
+
+
+def test_controller_private_constants_match_codes():
+    # The controller compiles codes into private constants (no RAM on the
+    # board); on CPython they are ordinary names we can compare.
+    import controller
+    from check import IS_MICROPYTHON
+    if IS_MICROPYTHON:
+        return   # compiled away there; nothing to compare
+    checked = 0
+    for name in dir(controller):
+        if name.startswith("_") and not name.startswith("__") and hasattr(C, name[1:]):
+            assert getattr(controller, name) == getattr(C, name[1:]), name
+            checked += 1
+    assert checked > 40

@@ -2,6 +2,7 @@
 # command that is not in the table for a state is refused with E_STATE.
 
 import codes as C
+import names as N
 import states
 from test_fw_controller import Rig
 
@@ -64,7 +65,7 @@ def test_every_transition_in_the_table():
         assert result in (None, C.OK), (frm, trig, result)
         if trig < 100:
             r.run(1)
-        assert r.ctl.state == to, (C.STATE_NAMES[frm], trig, C.STATE_NAMES[r.ctl.state])
+        assert r.ctl.state == to, (N.STATE_NAMES[frm], trig, N.STATE_NAMES[r.ctl.state])
 
 
 def test_commands_outside_the_table_are_refused():
@@ -75,5 +76,5 @@ def test_commands_outside_the_table_are_refused():
             if states.target(state, cmd) >= 0:
                 continue
             r = in_state(state)
-            assert r.cmd(cmd) == C.E_STATE, (C.STATE_NAMES[state], C.CMD_NAMES[cmd])
+            assert r.cmd(cmd) == C.E_STATE, (N.STATE_NAMES[state], N.CMD_NAMES[cmd])
             assert r.ctl.state == state
