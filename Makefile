@@ -7,12 +7,14 @@ STAMP := $(VENV)/.installed-stamp
 PORT ?=
 BOARD ?= pico
 
-.PHONY: help venv demo test bench flash compile board clean
+.PHONY: help venv demo test bench calibrate cohort flash compile board clean
 
 help:
 	@echo "make demo     48 h closed-loop therapy on the virtual Pico; report in out/demo/"
 	@echo "make test     the test suite (firmware on CPython and in the MicroPython VM, plant, closed loop)"
 	@echo "make bench    speed and memory figures; out/bench/bench.json"
+	@echo "make calibrate  each plant model against each published figure; out/calibration.json and .html"
+	@echo "make cohort   a virtual cohort, treated vs untreated; out/cohort/"
 	@echo "make board    start a virtual board and print its serial port"
 	@echo "make flash PORT=/dev/ttyACM0 [BOARD=pico]   copy the firmware to a real Pico with mpremote"
 	@echo "make compile  compile every firmware module with mpy-cross -march=armv6m"
@@ -33,6 +35,12 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m hil bench --out out/bench
+
+calibrate: $(STAMP)
+	$(PY) -m host.calibration --out out
+
+cohort: $(STAMP)
+	$(PY) -m host.cohort --n 2000 --out out/cohort
 
 board: $(STAMP)
 	$(PY) -m hil board

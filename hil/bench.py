@@ -29,6 +29,67 @@ def _plant_us_per_tick(ticks: int = 200_000) -> float:
     return (time.perf_counter() - t0) / ticks * 1e6
 
 
+_TICK_BENCH = """
+import time, json
+from controller import Controller
+import codes as C
+cfg = json.load(open(CFG))
+ctl = Controller(cfg)
+ctl.command(C.CMD_SET_WEIGHT, 700)
+ctl.command(C.CMD_PRIME, 0)
+for _ in range(3000):
+    ctl.tick(-800, 1400, 800, ctl.out_pump, 0)
+ctl.command(C.CMD_HEPARIN_START, 0)
+ctl.command(C.CMD_APTT, 700)
+ctl.command(C.CMD_START, 0)
+for _ in range(2000):
+    ctl.tick(-800, 1400, 800, ctl.out_pump, 0)
+def run(n):
+    ev = ctl.events
+    t0 = time.ticks_us()
+    for _ in range(n):
+        ctl.tick(-800, 1400, 800, 2000, 0)
+    ev.drop(ev.count)
+    return time.ticks_diff(time.ticks_us(), t0)
+best = min(run(20000) for _ in range(5))
+print("TICK_US", best / 20000)
+"""
+
+
+def firmware_tick_us() -> float:
+    """The controller's own time per control tick while running, in the
+    MicroPython VM, on the compiled firmware (best of five runs of 20,000)."""
+    import os
+    import subprocess
+
+    from hil.build import compile_firmware
+    from hil.fw import BOARD_CONFIGS, micropython_executable
+
+    build = compile_firmware()
+    script = f"CFG = {str(BOARD_CONFIGS / 'virtual.json')!r}\n" + _TICK_BENCH
+    env = dict(os.environ, MICROPYPATH=os.pathsep.join([".frozen", str(build)]))
+    out = subprocess.run([micropython_executable(), "-X", "heapsize=192K", "-c", script],
+                         capture_output=True, text=True, env=env, check=True).stdout
+    return float(out.split("TICK_US")[1].split()[0])
+
+
+def _plant_cohort_s() -> float:
+    """The plant alone: 10,000 patients for 7 days at a 1-minute step."""
+    from host.cohort import bench_plant_cohort
+
+    return bench_plant_cohort()
+
+
+def _fits(heapsize: str, hours: float = 2.0) -> bool:
+    from hil.client import BoardError
+
+    try:
+        run_therapy(TherapyPlan(hours=hours, seed=1, heapsize=heapsize))
+        return True
+    except BoardError:
+        return False
+
+
 def run_bench(out_dir: Path, hours: float = 24.0) -> dict[str, Any]:
     """Run the benchmarks and return the figures.
 
@@ -53,6 +114,10 @@ def run_bench(out_dir: Path, hours: float = 24.0) -> dict[str, Any]:
         "firmware_heap_total_bytes": heap.diag["heap_total"],
         "firmware_heap_live_end_bytes": heap.diag["mem_alloc"],
         "plant_us_per_tick": round(_plant_us_per_tick(), 3),
+        "firmware_tick_us": round(firmware_tick_us(), 2),
+        "plant_cohort_s": round(_plant_cohort_s(), 3),
+        "firmware_fits_64k_heap": _fits("64K"),
+        "firmware_fits_72k_heap": _fits("72K"),
         "machine": f"{platform.machine()} {platform.python_implementation()} {platform.python_version()}",
     })
     path.write_text(json.dumps(figures, indent=1) + "\n")

@@ -1,87 +1,249 @@
-"""Adsorber cartridge: per-pass extraction and its decline as the beads load.
+"""Adsorber cartridge: per-molecule extraction, its decline with load, device presets.
 
-The bed is treated as a mass exchanger with a transfer capacity K (mL/min of
-plasma, the "kA" of the bed).  Per-pass extraction of a cytokine at plasma flow
-Qp is
+Each device is a mass exchanger.  For molecule ``m`` its transfer capacity
+(mL/min of plasma, the "kA" of the bed or membrane) is
 
-    E = 1 - exp(-r * K / Qp)
+    K_m = K_inf,m + (K0_m - K_inf,m) / (1 + V / V_half,m + M_m / M_half,m)
 
-(r: relative affinity of the cytokine, 1 for IL-6), so E falls at higher flow
-(shorter contact time).  K falls as plasma passes through the bed and proteins
-occupy the binding surface; the loading variable is the plasma volume V
-processed by this cartridge:
+where ``V`` is the plasma volume (L) this cartridge has processed (fouling of
+the surface by plasma proteins, shared by all molecules) and ``M_m`` is the
+amount of ``m`` the cartridge has bound (Langmuir-type self-saturation; only
+endotoxin uses it, the cytokine masses are far too small to load a bed, as
+Gubensek found the same extraction above and below 1,000 pg/mL).  The number of
+transfer units at plasma flow ``Qp`` and the per-pass extraction are
 
-    K(V) = K_inf + (K0 - K_inf) / (1 + V / V_half)
+    NTU = (K_m / Qp) * (Q_ref / Qp) ** beta
+    E   = 1 - exp(-NTU)
 
-Adsorber clearance = Qp * E, and removal = clearance * C (first order in C, as
-Gubensek found similar extraction above and below 1,000 pg/mL).
+``beta = 0`` is the plain exchanger (E falls with flow only through the
+contact time).  For CytoSorb ``beta = 1`` (an empirical fit, see CYTOSORB):
+Gubensek reported extraction that falls much more steeply with blood flow than
+contact time alone explains.  Adsorber clearance = Qp * E, and the removal
+rate is clearance x concentration (first order in C).
 
-Calibration (CytoSorb, Gubensek, Front Med 2025): K0, V_half, K_inf were fitted
-to IL-6 extraction 26% at 30 min and 10% at 6 h for Qb 175 mL/min, Hct 0.30,
-with ~5% at 24 h (the reported 9-16% over 6-24 h includes low-flow circuits).
-The same constants give 8% at 6 h for Qb 200 and 6% at Qb 250 (reported: ~6% at
-Qb >= 200) and 17% at 6 h for Qb 120 (reported ~20% held at Qb < 200).
+Calibration: ``host.calibration`` re-runs every figure below.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 
 from host.numeric import Num, exp
+
+# Molecules with a per-device sorption, in a fixed order.
+MOLECULES = ("il6", "tnf", "il1b", "il10", "endotoxin")
+
+INF = math.inf
+
+
+@dataclass(frozen=True)
+class Sorption:
+    """Sorption constants of one molecule on one device.
+
+    Attributes:
+        k0_ml_min: Transfer capacity of a fresh device (mL/min).
+        k_inf_ml_min: Residual capacity of a fully fouled device (mL/min).
+        v_half_l: Processed plasma volume (L) that halves the foulable capacity.
+        m_half: Bound amount (ng for cytokines, EU for endotoxin) that halves
+            it (``inf``: no self-saturation).
+    """
+
+    k0_ml_min: float = 0.0
+    k_inf_ml_min: float = 0.0
+    v_half_l: float = INF
+    m_half: float = INF
+
+    def scaled(self, factor: float) -> "Sorption":
+        """Same saturation, capacities multiplied by ``factor``.
+
+        Args:
+            factor: Relative affinity.
+
+        Returns:
+            The scaled sorption.
+        """
+        return replace(self, k0_ml_min=self.k0_ml_min * factor, k_inf_ml_min=self.k_inf_ml_min * factor)
+
+
+NONE = Sorption()
 
 
 @dataclass(frozen=True)
 class AdsorberParams:
-    """Constants of one adsorber type."""
+    """Constants of one adsorber type.
+
+    Attributes:
+        name: Preset name.
+        il6, tnf, il1b, il10, endotoxin: Per-molecule sorption.
+        flow_ref_ml_min: Reference plasma flow of the flow term (mL/min).
+        flow_exponent: ``beta`` of the flow term (0: plain exchanger).
+        max_hours: Labelled maximum use of one cartridge (h).
+        clot_multiplier: Clot-rate multiplier of this device relative to the
+            calibrated circuit (1 = CytoSorb).
+    """
 
     name: str
-    k0_ml_min: float  # fresh transfer capacity for IL-6
-    k_inf_ml_min: float  # residual capacity of a fully loaded bed
-    v_half_l: float  # processed plasma volume that halves the loadable capacity
-    # relative affinities (IL-6 = 1)
-    rel_tnf: float = 1.0
-    rel_il1b: float = 1.0
-    rel_il10: float = 1.0
-    max_hours: float = 24.0  # labelled maximum use of one cartridge
+    il6: Sorption = NONE
+    tnf: Sorption = NONE
+    il1b: Sorption = NONE
+    il10: Sorption = NONE
+    endotoxin: Sorption = NONE
+    flow_ref_ml_min: float = 126.0
+    flow_exponent: float = 0.0
+    max_hours: float = 24.0
+    clot_multiplier: float = 1.0
+
+    @property
+    def k0_ml_min(self) -> float:
+        """Fresh IL-6 transfer capacity (mL/min)."""
+        return self.il6.k0_ml_min
+
+    def sorptions(self) -> tuple[Sorption, ...]:
+        """Per-molecule sorption in ``MOLECULES`` order."""
+        return (self.il6, self.tnf, self.il1b, self.il10, self.endotoxin)
 
 
+# CytoSorb IL-6, fitted (least squares, host/calibration.py reproduces it) to
+# Gubensek (Front Med 2025): 26% at 30 min and 10% at 6 h pooled (taken at
+# Qb 180 mL/min, assumption: a flow between the two reported groups), ~6% at
+# 6 h and "negligible later" for Qb >= 200 (taken at Qb 250), ~20% held to
+# 12 h for Qb < 200 (taken at Qb 150), all at Hct 0.30.  Q_ref = 126 mL/min is
+# the plasma flow at Qb 180.  beta = 1 is an assumption of form (empirical):
+# with beta = 0 no capacity curve can hold 20% at Qb 150 and give 6% at Qb 250.
+_CYTOSORB_IL6 = Sorption(k0_ml_min=46.0, k_inf_ml_min=8.0, v_half_l=14.0)
 # assumption: relative affinities follow the ranking of the effect against
 # control in human endotoxaemia (Jansen, Crit Care 2023: IL-6 -71%, TNF -58%,
 # IL-10 -26%); IL-1b (17 kDa, inside the 5-60 kDa range) taken equal to IL-6.
-CYTOSORB = AdsorberParams(name="cytosorb", k0_ml_min=46.5, k_inf_ml_min=3.4, v_half_l=12.5,
-                          rel_tnf=0.8, rel_il1b=1.0, rel_il10=0.4)
+_REL_TNF, _REL_IL1B, _REL_IL10 = 0.8, 1.0, 0.4
+
+CYTOSORB = AdsorberParams(
+    name="cytosorb",
+    il6=_CYTOSORB_IL6, tnf=_CYTOSORB_IL6.scaled(_REL_TNF), il1b=_CYTOSORB_IL6.scaled(_REL_IL1B),
+    il10=_CYTOSORB_IL6.scaled(_REL_IL10),
+    # Malard (ICMx 2018, in vitro): endotoxin clearance ~1 mL/min over the first
+    # 30 min and no net removal at 2 h; fitted as a small capacity that its own
+    # load saturates quickly (see host/calibration.py for the in-vitro set-up).
+    endotoxin=Sorption(k0_ml_min=2.0, m_half=2000.0),
+    flow_ref_ml_min=126.0, flow_exponent=1.0, max_hours=24.0)
+
+# oXiris (AN69-ST membrane with PEI and heparin grafting).
+# assumption: cytokine sorption equal to CytoSorb's at the reference flow (Malard
+# 2018: "removal rates of cytokines similar between oXiris and CytoSorb"); no
+# flow data, so beta = 0.  Endotoxin fitted to Malard 2018: ~8 mL/min over the
+# first 30 min, 68% removed at 2 h.
+# assumption: clot multiplier 0.8 for the heparin-grafted membrane ("less
+# thrombosis", review); domain.md gives no number.
+OXIRIS = AdsorberParams(
+    name="oxiris",
+    il6=_CYTOSORB_IL6, tnf=_CYTOSORB_IL6.scaled(_REL_TNF), il1b=_CYTOSORB_IL6.scaled(_REL_IL1B),
+    il10=_CYTOSORB_IL6.scaled(_REL_IL10),
+    endotoxin=Sorption(k0_ml_min=9.0, m_half=5.0e5),
+    flow_exponent=0.0, max_hours=24.0, clot_multiplier=0.8)
+
+# Toraymyxin (polymyxin-B fibre column).  Endotoxin fitted to Malard 2018:
+# ~20 mL/min over the first 30 min, 83% removed at 2 h.
+# assumption: cytokine capacity 1/4 of CytoSorb's (Malard 2018: cytokine removal
+# "higher with CytoSorb and oXiris vs Toraymyxin", no specific protein
+# adsorption).  Sessions of 2 h (Crit Care 2018;22:262, table 3: "2-h session
+# daily for 2 consecutive days").  Clotting is its main risk (review) but no
+# figure is given: multiplier 1.
+_TORAY_IL6 = _CYTOSORB_IL6.scaled(0.25)
+TORAYMYXIN = AdsorberParams(
+    name="toraymyxin",
+    il6=_TORAY_IL6, tnf=_TORAY_IL6.scaled(_REL_TNF), il1b=_TORAY_IL6.scaled(_REL_IL1B),
+    il10=_TORAY_IL6.scaled(_REL_IL10),
+    endotoxin=Sorption(k0_ml_min=120.0, m_half=1.0e4),
+    flow_exponent=0.0, max_hours=2.0)
+
+# PMMA hemofilter (CH-1.8W, 1.8 m2).  IL-6 capacity per m2 of membrane fitted
+# to 41.1 mL/min at 15 min for 1.8 m2 (Membranes 2022, in vitro, flow
+# 100 mL/min assumed); the same per-m2 value gives 25.5 mL/min for 1.0 m2
+# (published 25.4).  assumption: no loss of capacity within a 24 h filter life
+# on the scale of the study (> 70% fall again after re-adding IL-6 at 3 h):
+# V_half 40 L.  assumption: no endotoxin binding (no ligand); relative cytokine
+# affinities as CytoSorb's.  PMMA "clots easily, change every 24 h":
+# assumption: clot multiplier 1.5.
+PMMA_K_PER_M2 = 30.5
+PMMA_AREA_M2 = 1.8
+
+
+def pmma(area_m2: float = PMMA_AREA_M2) -> AdsorberParams:
+    """PMMA hemofilter preset for a membrane area.
+
+    Args:
+        area_m2: Membrane area (m2); capacity is proportional to it.
+
+    Returns:
+        The adsorber constants.
+    """
+    il6 = Sorption(k0_ml_min=PMMA_K_PER_M2 * area_m2, v_half_l=40.0)
+    return AdsorberParams(name="pmma" if area_m2 == PMMA_AREA_M2 else f"pmma-{area_m2:g}",
+                          il6=il6, tnf=il6.scaled(_REL_TNF), il1b=il6.scaled(_REL_IL1B),
+                          il10=il6.scaled(_REL_IL10), flow_exponent=0.0, max_hours=24.0,
+                          clot_multiplier=1.5)
+
+
+PMMA = pmma()
+
 # A cartridge-free (sham) circuit: blood passes, nothing is adsorbed.
-SHAM = AdsorberParams(name="sham", k0_ml_min=0.0, k_inf_ml_min=0.0, v_half_l=1.0,
-                      rel_tnf=0.0, rel_il1b=0.0, rel_il10=0.0)
+SHAM = AdsorberParams(name="sham")
 
-PRESETS: dict[str, AdsorberParams] = {p.name: p for p in (CYTOSORB, SHAM)}
+PRESETS: dict[str, AdsorberParams] = {p.name: p for p in (CYTOSORB, OXIRIS, TORAYMYXIN, PMMA, SHAM)}
 
 
-def capacity_ml_min(processed_l: Num, a: AdsorberParams) -> Num:
-    """Transfer capacity K of a cartridge that has processed ``processed_l`` of plasma.
+def capacity_ml_min(processed_l: Num, s: Sorption, bound: Num = 0.0) -> Num:
+    """Transfer capacity K of one molecule.
 
     Args:
         processed_l: Plasma volume processed by this cartridge (L).
-        a: Adsorber constants.
+        s: Sorption constants (a :class:`Sorption`; an :class:`AdsorberParams`
+            means its IL-6 sorption).
+        bound: Amount of this molecule already bound (ng or EU).
 
     Returns:
         K in mL/min.
     """
-    return a.k_inf_ml_min + (a.k0_ml_min - a.k_inf_ml_min) / (1.0 + processed_l / a.v_half_l)
+    if isinstance(s, AdsorberParams):
+        s = s.il6
+    load = 1.0 + processed_l / s.v_half_l
+    if s.m_half != INF:
+        load = load + bound / s.m_half
+    return s.k_inf_ml_min + (s.k0_ml_min - s.k_inf_ml_min) / load
 
 
-def extraction(capacity: Num, plasma_ml_min: Num, rel: float = 1.0) -> Num:
+def ntu_factor(plasma_ml_min: Num, a: AdsorberParams) -> Num:
+    """Transfer units per mL/min of capacity at a plasma flow.
+
+    Args:
+        plasma_ml_min: Plasma flow (mL/min, > 0).
+        a: Adsorber constants.
+
+    Returns:
+        ``(1 / Qp) * (Q_ref / Qp) ** beta``.
+    """
+    if a.flow_exponent == 0.0:
+        return 1.0 / plasma_ml_min
+    if a.flow_exponent == 1.0:
+        return a.flow_ref_ml_min / (plasma_ml_min * plasma_ml_min)
+    return (a.flow_ref_ml_min / plasma_ml_min) ** a.flow_exponent / plasma_ml_min
+
+
+def extraction(capacity: Num, plasma_ml_min: Num, a: AdsorberParams | float = 1.0) -> Num:
     """Per-pass extraction ratio.
 
     Args:
         capacity: Transfer capacity K (mL/min).
         plasma_ml_min: Plasma flow through the cartridge (mL/min, > 0).
-        rel: Relative affinity of the cytokine (IL-6 = 1).
+        a: Adsorber constants (for the flow term); a plain number is read as
+            a relative affinity on a plain exchanger (beta = 0).
 
     Returns:
         Extraction ratio in [0, 1).
     """
-    return 1.0 - exp(-rel * capacity / plasma_ml_min)
+    if isinstance(a, AdsorberParams):
+        return 1.0 - exp(-capacity * ntu_factor(plasma_ml_min, a))
+    return 1.0 - exp(-a * capacity / plasma_ml_min)
 
 
 def plasma_flow(blood_ml_min: Num, hematocrit: Num) -> Num:
@@ -95,3 +257,33 @@ def plasma_flow(blood_ml_min: Num, hematocrit: Num) -> Num:
         Plasma flow (mL/min).
     """
     return blood_ml_min * (1.0 - hematocrit)
+
+
+def clearances(processed_l: Num, bound_endotoxin: Num, plasma_ml_min: Num,
+               a: AdsorberParams) -> tuple[Num, Num, Num, Num, Num]:
+    """Adsorber clearances of all molecules at one moment.
+
+    Args:
+        processed_l: Plasma processed by this cartridge (L).
+        bound_endotoxin: Endotoxin bound by this cartridge (EU).
+        plasma_ml_min: Plasma flow (mL/min, > 0).
+        a: Adsorber constants.
+
+    Returns:
+        ``(il6, tnf, il1b, il10, endotoxin)`` clearances in mL/min of plasma.
+    """
+    f = ntu_factor(plasma_ml_min, a)
+    out = []
+    for s in (a.il6, a.tnf, a.il1b, a.il10):
+        if s.k0_ml_min == 0.0:
+            out.append(0.0 * f)
+        else:
+            k = s.k_inf_ml_min + (s.k0_ml_min - s.k_inf_ml_min) / (1.0 + processed_l / s.v_half_l)
+            out.append(plasma_ml_min * (1.0 - exp(-k * f)))
+    s = a.endotoxin
+    if s.k0_ml_min == 0.0:
+        out.append(0.0 * f)
+    else:
+        k = capacity_ml_min(processed_l, s, bound_endotoxin)
+        out.append(plasma_ml_min * (1.0 - exp(-k * f)))
+    return out[0], out[1], out[2], out[3], out[4]

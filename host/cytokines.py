@@ -100,12 +100,13 @@ class CytokineState:
 
 @dataclass(frozen=True)
 class Removal:
-    """Adsorber clearance per cytokine in mL/min of plasma (0 without treatment)."""
+    """Adsorber clearance per molecule in mL/min of plasma (0 without treatment)."""
 
     il6: Num = 0.0
     tnf: Num = 0.0
     il1b: Num = 0.0
     il10: Num = 0.0
+    endotoxin: Num = 0.0
 
 
 NO_REMOVAL = Removal()

@@ -22,6 +22,9 @@ class PatientParams:
         p0: Pathogen load at onset (domain.md: 1.0-1.5).
         hours_since_onset: Time from infection onset to the start of the
             simulation (therapy start); the physiology is pre-run over it.
+        cytokine_gain: Individual multiplier of the pro-inflammatory cytokine
+            production (IL-6, TNF-a, IL-1b) per unit driver; 1 = population
+            value.  Cohorts draw it (host/cohort.py).
     """
 
     weight_kg: float = 70.0
@@ -31,6 +34,7 @@ class PatientParams:
     # assumption: therapy starts 12 h after onset (CytoSorb is best started within
     # 24 h of diagnosis).
     hours_since_onset: float = 12.0
+    cytokine_gain: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -48,7 +52,8 @@ class DeviceParams:
         """Device with a named adsorber and default circuit.
 
         Args:
-            name: Adsorber preset name (``"cytosorb"`` or ``"sham"``).
+            name: Adsorber preset name: ``"cytosorb"``, ``"oxiris"``,
+                ``"toraymyxin"``, ``"pmma"`` or ``"sham"``.
 
         Returns:
             The device parameters.

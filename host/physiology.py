@@ -1,6 +1,6 @@
-"""The slow physiology step shared by the plant and the untreated course.
+"""The slow physiology step shared by the plant, the untreated course and cohorts.
 
-One step advances the inflammation driver and the cytokines by ``dt_s``.  The
+One step advances the inflammation driver, the cytokines and endotoxin by ``dt_s``.  The
 same function runs with floats (one patient inside the plant) and with (N,)
 arrays (a cohort); it only uses operations that give identical results in both.
 """
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from host import cytokines, inflammation
+from host import cytokines, endotoxin, inflammation
 from host.numeric import Num
 from host.patient import PatientParams
 
@@ -23,14 +23,16 @@ PRERUN_DT_S = 10.0
 
 REYNOLDS = inflammation.ReynoldsParams()
 CYTOKINES = cytokines.CytokineParams()
+ENDOTOXIN = endotoxin.EndotoxinParams()
 
 
 @dataclass(frozen=True)
 class PhysiologyState:
-    """Driver and cytokine state."""
+    """Driver, cytokine and endotoxin state (``endo`` in EU/mL)."""
 
     driver: inflammation.ReynoldsState
     cyto: cytokines.CytokineState
+    endo: Num = 0.0
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,7 @@ class PatientArrays:
     k_pg: Num
     hematocrit: Num
     rates: cytokines.CytokineRates
+    gain: Num = 1.0  # individual multiplier of pro-inflammatory production
 
 
 def patient_inputs(patient: PatientParams) -> PatientArrays:
@@ -53,16 +56,19 @@ def patient_inputs(patient: PatientParams) -> PatientArrays:
     """
     return PatientArrays(k_pg=float(patient.k_pg), hematocrit=float(patient.hematocrit),
                          rates=cytokines.rates(float(patient.weight_kg), float(patient.hematocrit),
-                                               CYTOKINES))
+                                               CYTOKINES),
+                         gain=float(patient.cytokine_gain))
 
 
-def cohort_inputs(weight_kg: np.ndarray, hematocrit: np.ndarray, k_pg: np.ndarray) -> PatientArrays:
+def cohort_inputs(weight_kg: np.ndarray, hematocrit: np.ndarray, k_pg: np.ndarray,
+                  gain: np.ndarray | float = 1.0) -> PatientArrays:
     """Inputs of the step for a cohort.
 
     Args:
         weight_kg: (N,) body weights.
         hematocrit: (N,) haematocrits.
         k_pg: (N,) pathogen growth rates.
+        gain: (N,) individual multipliers of pro-inflammatory production.
 
     Returns:
         Array inputs.
@@ -70,7 +76,8 @@ def cohort_inputs(weight_kg: np.ndarray, hematocrit: np.ndarray, k_pg: np.ndarra
     w = np.asarray(weight_kg, dtype=np.float64)
     h = np.asarray(hematocrit, dtype=np.float64)
     return PatientArrays(k_pg=np.asarray(k_pg, dtype=np.float64), hematocrit=h,
-                         rates=cytokines.rates(w, h, CYTOKINES))
+                         rates=cytokines.rates(w, h, CYTOKINES),
+                         gain=np.asarray(gain, dtype=np.float64) + 0.0 * w)
 
 
 def onset_state(p0: Num, inputs: PatientArrays) -> PhysiologyState:
@@ -84,7 +91,8 @@ def onset_state(p0: Num, inputs: PatientArrays) -> PhysiologyState:
         The onset state.
     """
     return PhysiologyState(driver=inflammation.initial_state(p0, REYNOLDS),
-                           cyto=cytokines.initial_state(inputs.rates, CYTOKINES))
+                           cyto=cytokines.initial_state(inputs.rates, CYTOKINES),
+                           endo=ENDOTOXIN.gain_eu_ml * p0)
 
 
 def step(s: PhysiologyState, inputs: PatientArrays, removal: cytokines.Removal,
@@ -100,11 +108,12 @@ def step(s: PhysiologyState, inputs: PatientArrays, removal: cytokines.Removal,
     Returns:
         The new state.
     """
-    pro = inflammation.pro_drive(s.driver, REYNOLDS)
+    pro = inflammation.pro_drive(s.driver, REYNOLDS) * inputs.gain
     anti = inflammation.anti_drive(s.driver, REYNOLDS)
     cyto = cytokines.step(s.cyto, inputs.rates, pro, anti, removal, dt_s / 60.0, CYTOKINES)
+    endo = endotoxin.step(s.endo, s.driver.p, inputs.rates.il6_v, removal.endotoxin, dt_s / 60.0, ENDOTOXIN)
     driver = inflammation.step(s.driver, inputs.k_pg, dt_s / 3600.0, REYNOLDS)
-    return PhysiologyState(driver=driver, cyto=cyto)
+    return PhysiologyState(driver=driver, cyto=cyto, endo=endo)
 
 
 def prerun(p0: Num, inputs: PatientArrays, hours: float) -> PhysiologyState:
@@ -143,7 +152,7 @@ def concentrations(s: PhysiologyState) -> dict[str, Num]:
         s: State.
 
     Returns:
-        ``{"IL-6", "TNF-a", "IL-1b", "IL-10"}`` in pg/mL.
+        ``{"IL-6", "TNF-a", "IL-1b", "IL-10"}`` in pg/mL and ``"endotoxin"`` in EU/mL.
     """
     c = s.cyto
-    return {"IL-6": c.il6, "TNF-a": c.tnf, "IL-1b": c.il1b, "IL-10": c.il10}
+    return {"IL-6": c.il6, "TNF-a": c.tnf, "IL-1b": c.il1b, "IL-10": c.il10, "endotoxin": s.endo}

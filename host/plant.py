@@ -36,6 +36,7 @@ TRACE_COLUMNS = (
     "clot_fraction", "extraction_il6", "cartridge_index", "cartridge_age_h", "plasma_processed_l",
     "pump_ml_min", "heparin_u_h", "connected",
     "drive_pro", "drive_anti",
+    "endotoxin_eu_ml", "clearance_il6_ml_min", "clearance_endotoxin_ml_min",
 )
 
 _CH_INDEX = {name: i for i, name in enumerate(SENSOR_CHANNELS)}
@@ -106,6 +107,9 @@ class _State:
     cart_age_s: float = 0.0
     clot: float = 0.0
     extraction_il6: float = 0.0
+    clearance_il6: float = 0.0
+    clearance_endo: float = 0.0
+    bound_endo: float = 0.0
     pump_ml_min: float = 0.0
     heparin_u_h: float = 0.0
 
@@ -147,6 +151,7 @@ class Plant:
         self._slow_every = slow
         self._inputs = physiology.patient_inputs(patient)
         self._hep_vol_ml = float(heparin.volume_ml(patient.weight_kg))
+        self._clot_mult = float(self.device.adsorber.clot_multiplier)
         self._alpha = circuit.pump_alpha(self.period_s, self.device.hydraulics)
         self._noise = noise.BlockCache(self.seed, noise.STREAM_SENSOR, 4)
         self._fault_noise = noise.BlockCache(self.seed, noise.STREAM_FAULT_NOISE, 4)
@@ -330,20 +335,21 @@ class Plant:
         if s.connected:
             s.cart_age_s += dt_s
             if q_mean > 1e-6:
-                a = dev.adsorber
-                qp = cartridge.plasma_flow(q_mean, self.patient.hematocrit)
-                k = cartridge.capacity_ml_min(s.processed_l, a)
-                e6 = cartridge.extraction(k, qp, 1.0)
-                s.extraction_il6 = e6
-                removal = cytokines.Removal(il6=qp * e6,
-                                            tnf=qp * cartridge.extraction(k, qp, a.rel_tnf),
-                                            il1b=qp * cartridge.extraction(k, qp, a.rel_il1b),
-                                            il10=qp * cartridge.extraction(k, qp, a.rel_il10))
+                qp = q_mean * (1.0 - self.patient.hematocrit)
+                c6, ctnf, c1b, c10, cendo = cartridge.clearances(s.processed_l, s.bound_endo, qp, dev.adsorber)
+                s.extraction_il6 = c6 / qp
+                s.clearance_il6 = c6
+                s.clearance_endo = cendo
+                removal = cytokines.Removal(il6=c6, tnf=ctnf, il1b=c1b, il10=c10, endotoxin=cendo)
                 s.processed_l += qp * dt_s / 60000.0
+                if cendo:
+                    s.bound_endo += cendo * s.phys.endo * dt_s / 60.0
             else:
                 s.extraction_il6 = 0.0
+                s.clearance_il6 = 0.0
+                s.clearance_endo = 0.0
             rate = circuit.clot_rate_per_h(s.aptt, q_mean, s.cart_factor, self.faults.clot_boost, dev.clot)
-            clot = s.clot + rate * dt_s / 3600.0
+            clot = s.clot + rate * self._clot_mult * dt_s / 3600.0
             s.clot = clot if clot < dev.clot.max_fraction else dev.clot.max_fraction
             self._coef = self._coefficients()
         s.phys = physiology.step(s.phys, self._inputs, removal, dt_s)
@@ -369,7 +375,8 @@ class Plant:
                 s.q, p_acc, p_pre, p_ret,
                 s.clot, s.extraction_il6, s.cart_index, s.cart_age_s / 3600.0, s.processed_l,
                 s.pump_ml_min, s.heparin_u_h, 1.0 if s.connected else 0.0,
-                float(pro_drive(s.phys.driver)), float(anti_drive(s.phys.driver)))
+                float(pro_drive(s.phys.driver)) * self.patient.cytokine_gain, float(anti_drive(s.phys.driver)),
+                float(s.phys.endo), s.clearance_il6, s.clearance_endo)
 
     def true_aptt(self) -> float:
         """True aPTT now (s)."""
@@ -402,6 +409,9 @@ class Plant:
         s.cart_age_s = 0.0
         s.clot = 0.0
         s.extraction_il6 = 0.0
+        s.clearance_il6 = 0.0
+        s.clearance_endo = 0.0
+        s.bound_endo = 0.0
         s.cart_factor = self._draw_clot_factor(s.cart_index)
         self._coef = self._coefficients()
 

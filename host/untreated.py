@@ -49,7 +49,7 @@ def _run(state: physiology.PhysiologyState, inputs: physiology.PatientArrays,
             t.append(i * physiology.PHYSIO_DT_S)
             rows.append(physiology.concentrations(state))
     out: dict[str, np.ndarray] = {"t_s": np.asarray(t)}
-    for name in cytokines.NAMES:
+    for name in cytokines.NAMES + ("endotoxin",):
         out[name] = np.asarray([r[name] for r in rows], dtype=np.float64)
     return out
 
@@ -68,8 +68,9 @@ def simulate(patient: PatientParams, seed: int, duration_s: float, every_s: floa
         every_s: Sampling interval (s), a multiple of 1 s.
 
     Returns:
-        ``{"t_s", "IL-6", "TNF-a", "IL-1b", "IL-10"}``: (M,) arrays, t_s from 0
-        (simulation start) to ``duration_s``; concentrations in pg/mL.
+        ``{"t_s", "IL-6", "TNF-a", "IL-1b", "IL-10", "endotoxin"}``: (M,)
+        arrays, t_s from 0 (simulation start) to ``duration_s``; cytokines in
+        pg/mL, endotoxin in EU/mL.
     """
     del seed  # no random physiology yet
     inputs = physiology.patient_inputs(patient)
@@ -87,14 +88,15 @@ def simulate_cohort(patients: Sequence[PatientParams], duration_s: float,
         every_s: Sampling interval (s).
 
     Returns:
-        ``t_s`` (M,) and one (M, N) array per cytokine (pg/mL).
+        ``t_s`` (M,) and one (M, N) array per cytokine (pg/mL) and for endotoxin (EU/mL).
     """
     hours = {p.hours_since_onset for p in patients}
     if len(hours) != 1:
         raise ValueError("a cohort run needs a common hours_since_onset")
     inputs = physiology.cohort_inputs(np.array([p.weight_kg for p in patients]),
                                       np.array([p.hematocrit for p in patients]),
-                                      np.array([p.k_pg for p in patients]))
+                                      np.array([p.k_pg for p in patients]),
+                                      np.array([p.cytokine_gain for p in patients]))
     p0 = np.array([p.p0 for p in patients], dtype=np.float64)
     state = physiology.prerun(p0, inputs, hours.pop())
     return _run(state, inputs, duration_s, every_s)
