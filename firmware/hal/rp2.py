@@ -13,6 +13,7 @@ import protocol as P
 from codes import RESET_POWER_ON, RESET_WATCHDOG
 
 _U16 = 65535
+_BOLUS_RATE = 36000  # 0.1 U/h: boluses run at 3,600 U/h
 
 
 class Rp2Board:
@@ -55,7 +56,10 @@ class Rp2Board:
         self.hep = machine.PWM(machine.Pin(pins["heparin_step"]))
         self.hep.duty_u16(0)
         self.steps_per_u = cal["heparin_steps_per_u"]
-        self.bolus_done = 0
+        self.bolus_done_mu = ctl.out_bolus * 1000  # given before a restart
+        self.hep_rate = -1
+        self.last_pulses = 0
+        self.next_t = time.ticks_add(time.ticks_ms(), self.period)
         # Flow sensor: pulses counted by an interrupt; the handler only counts.
         self.pulses = 0
         self.flow_per_pulse = cal["flow_per_pulse_rate"]  # 0.1 mL/min per pulse/s
@@ -89,56 +93,58 @@ class Rp2Board:
         return (self.adc[i].read_u16() - self.p_off[i]) * self.p_num[i] // self.p_den
 
     def run(self):
+        while True:
+            self.cycle()
+
+    def cycle(self):
+        # One control period: serve the host, wait for the period, sense,
+        # decide, actuate, feed the watchdog.
         ctl = self.ctl
         period = self.period
-        per_s = 1000 // period
-        next_t = time.ticks_add(time.ticks_ms(), period)
-        last_pulses = 0
-        hep_rate = -1
-        while True:
-            # Frames from the host between ticks; never wait for them.
-            while self.poll.poll(0):
-                ftype, seq, n = self.link.recv()
-                if not self.service.handle(ftype, seq, n, self.persist.save):
-                    self.link._nak(seq, P.N_MODE, ftype)
-            if ctl.persist_due or ctl.alarms.log_dirty:
-                # A flash write stalls the RP2040 for milliseconds: between
-                # ticks only, and at most once a minute in steady running.
-                self.persist.save()
-            delay = time.ticks_diff(next_t, time.ticks_ms())
-            if delay > 0:
-                time.sleep_ms(delay)
-            # A test-mode time scale shortens the real period; the control
-            # logic still counts one period per tick.
-            next_t = time.ticks_add(next_t, period // ctl.time_scale or 1)
-            pulses = self.pulses
-            q = (pulses - last_pulses) * per_s * self.flow_per_pulse
-            last_pulses = pulses
-            air = 1 if self.air.value() == self.air_level else 0
-            if ctl.hang:
-                # Test mode: the control task stalls and stops feeding the
-                # watchdog, which then resets the board.
-                time.sleep_ms(ctl.hang * period)
-                ctl.hang = 0
-            ctl.tick(self.read_pressure(0), self.read_pressure(1), self.read_pressure(2), q, air)
-            self.pump.duty_u16(min(_U16, ctl.out_pump * self.pump_num // self.pump_den))
-            self.clamp.value(ctl.out_clamp)
-            # Heparin: step rate from the infusion, plus pending bolus units.
-            rate = ctl.out_hep
-            if ctl.out_bolus > self.bolus_done:
-                rate += 36000  # a bolus runs at 3,600 U/h until delivered
-                self.bolus_done += rate * period // 36000000 or 1
-                if self.bolus_done > ctl.out_bolus:
-                    self.bolus_done = ctl.out_bolus
-            if rate != hep_rate:
-                hep_rate = rate
-                hz = rate * self.steps_per_u // 36000  # 0.1 U/h -> steps/s
-                if hz > 0:
-                    self.hep.freq(hz if hz > 8 else 8)
-                    self.hep.duty_u16(_U16 // 2)
-                    self.hep_en.value(1)
-                else:
-                    self.hep.duty_u16(0)
-                    self.hep_en.value(0)
-            if self.wdt is not None:
-                self.wdt.feed()
+        # Frames from the host between ticks; never wait for them.
+        while self.poll.poll(0):
+            ftype, seq, n = self.link.recv()
+            if not self.service.handle(ftype, seq, n, self.persist.save):
+                self.link._nak(seq, P.N_MODE, ftype)
+        if ctl.persist_due or ctl.alarms.log_dirty:
+            # A flash write stalls the RP2040 for milliseconds: between
+            # ticks only, and at most once a minute in steady running.
+            self.persist.save()
+        delay = time.ticks_diff(self.next_t, time.ticks_ms())
+        if delay > 0:
+            time.sleep_ms(delay)
+        # A test-mode time scale shortens the real period; the control
+        # logic still counts one period per tick.
+        self.next_t = time.ticks_add(self.next_t, period // ctl.time_scale or 1)
+        pulses = self.pulses
+        q = (pulses - self.last_pulses) * (1000 // period) * self.flow_per_pulse
+        self.last_pulses = pulses
+        air = 1 if self.air.value() == self.air_level else 0
+        if ctl.hang:
+            # Test mode: the control task stalls and stops feeding the
+            # watchdog, which then resets the board.
+            time.sleep_ms(ctl.hang * period)
+            ctl.hang = 0
+        ctl.tick(self.read_pressure(0), self.read_pressure(1), self.read_pressure(2), q, air)
+        self.pump.duty_u16(min(_U16, ctl.out_pump * self.pump_num // self.pump_den))
+        self.clamp.value(ctl.out_clamp)
+        # Heparin: the infusion, plus a bolus at 3,600 U/h until delivered
+        # (counted in milli-units: 0.1 U/h x ms / 36,000 = mU).
+        rate = ctl.out_hep
+        if ctl.out_bolus * 1000 > self.bolus_done_mu:
+            rate += _BOLUS_RATE
+            self.bolus_done_mu += _BOLUS_RATE * period // 36000
+            if self.bolus_done_mu > ctl.out_bolus * 1000:
+                self.bolus_done_mu = ctl.out_bolus * 1000
+        if rate != self.hep_rate:
+            self.hep_rate = rate
+            hz = rate * self.steps_per_u // 36000  # 0.1 U/h -> steps/s
+            if hz > 0:
+                self.hep.freq(hz if hz > 8 else 8)
+                self.hep.duty_u16(_U16 // 2)
+                self.hep_en.value(1)
+            else:
+                self.hep.duty_u16(0)
+                self.hep_en.value(0)
+        if self.wdt is not None:
+            self.wdt.feed()

@@ -20,7 +20,7 @@ MODULES = sorted(p.stem for p in (HERE / "fwtests").glob("test_fw_*.py"))
 @pytest.mark.parametrize("module", MODULES)
 def test_module_passes_in_micropython(module: str) -> None:
     env = dict(os.environ, MICROPYPATH=os.pathsep.join(
-        [".frozen", str(ROOT / "firmware"), str(HERE / "fwtests")]))
+        [".frozen", str(ROOT / "firmware"), str(HERE / "fwtests"), str(HERE / "fakes")]))
     proc = subprocess.run([micropython_executable(), "-X", "heapsize=192K", str(HERE / "mprun.py"),
                            module], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     out = proc.stdout + proc.stderr
