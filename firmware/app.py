@@ -1,0 +1,88 @@
+# The application: boot, restore, announce, run. main.py calls it. On a
+# Pico it runs from flash with board.json beside it; on the unix port (the
+# virtual board) it takes --board PATH, --fd N (the file descriptor of the
+# serial link) and --flash DIR (the board's flash).
+
+import sys
+
+
+def _arg(argv, name, default):
+    for i in range(len(argv) - 1):
+        if argv[i] == name:
+            return argv[i + 1]
+    return default
+
+
+def main(argv):
+    import board
+    cfg = board.load(_arg(argv, "--board", "board.json"))
+    # The schema is only needed once: give its RAM back.
+    del board
+    sys.modules.pop("board", None)
+    if cfg["hal"] == "rp2":
+        from hal.rp2 import Rp2Board as Board
+    else:
+        from hal.sim import SimBoard as Board
+    # Outputs to the safe state before anything else runs.
+    Board.boot_safe(cfg)
+    import gc
+    gc.collect()
+    # The link's buffers are the largest blocks: take them while the heap
+    # is still in one piece.
+    from link import Link
+    fd = _arg(argv, "--fd", None)
+    if fd is not None:
+        stream = open(int(fd), "r+b")
+        rd = wr = stream
+    else:
+        import micropython
+        micropython.kbd_intr(-1)  # a 0x03 byte on USB must not interrupt us
+        rd = sys.stdin.buffer
+        wr = sys.stdout.buffer
+    link = Link(rd, wr)
+    from controller import Controller
+    from persist import Persistence
+    from service import Service
+    from storage import FileStorage
+    ctl = Controller(cfg)
+    persist = Persistence(FileStorage(_arg(argv, "--flash", "")), ctl)
+    notice = persist.boot()
+    svc = Service(ctl, link, cfg, cfg["hal"], persist)
+    if "--heap-stats" in argv:
+        svc.heap_stats = True
+        svc.account_heap()
+    hal = Board(ctl, link, svc, cfg, persist)
+    # The parsed config and the code table are no longer needed: give the
+    # RAM back before the loop starts.
+    del cfg
+    sys.modules.pop("codes", None)
+    gc.collect()
+    # Frames that reached us while booting are kept: the host may have sent
+    # its first request before we were up. A stale frame after a reset is
+    # harmless: a STEP is refused by its tick, a command is acted on once.
+    hal.announce(notice)
+    try:
+        hal.run()
+    except OSError:
+        raise
+    except Exception as e:
+        # A fault nobody foresaw: outputs safe first, then note it and reset,
+        # so the board comes back paused in the safe state (persist.py).
+        hal.make_safe()
+        sys.print_exception(e)
+        from codes import RESET_FAULT
+        try:
+            persist.save(True)
+            persist.note_reset(RESET_FAULT, ctl.tick_no)
+        except Exception:
+            pass
+        hal.reset()
+
+
+def start(argv):
+    try:
+        main(argv)
+    except OSError as e:
+        # The host closed the link: a clean end for a virtual board.
+        print("firmware: link ended:", e)
+        sys.exit(0)
