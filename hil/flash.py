@@ -1,0 +1,77 @@
+"""Put the firmware on a real Pico with mpremote: check the board config,
+compile the modules for the board's CPU, copy them with main.py and the
+config (as board.json), then reset the board.
+
+    python -m hil.flash --port /dev/ttyACM0 --board pico [--dry-run]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from hil.build import compile_firmware
+from hil.fw import board_config_path, firmware_module
+
+
+def mpremote() -> str:
+    exe = Path(sys.executable).parent / "mpremote"
+    return str(exe) if exe.exists() else "mpremote"
+
+
+def plan(port: str, board: str) -> list[list[str]]:
+    """The mpremote command lines that flash ``board`` onto ``port``.
+
+    Raises:
+        ValueError: the board config is missing or fails its schema.
+    """
+    path = board_config_path(board)
+    boards = firmware_module("board")
+    cfg = boards.load(str(path))          # raises ConfigError (a ValueError) with the reason
+    march = boards.MCUS[cfg.get("mcu", "unix")][0]
+    if march == "x64":
+        raise ValueError(f"{path}: board {cfg['name']!r} is not a Pico (mcu {cfg.get('mcu')})")
+    build = compile_firmware(march)
+    files = sorted(p for p in build.rglob("*") if p.is_file())
+    top = [str(p) for p in files if p.parent == build]
+    hal = [str(p) for p in files if p.parent.name == "hal"]
+    base = [mpremote(), "connect", port]
+    return [
+        base + ["mkdir", ":hal"],
+        base + ["cp", *top, ":", "+", "cp", *hal, ":hal/", "+", "cp", str(path), ":board.json",
+                "+", "reset"],
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m hil.flash", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--port", required=True, help="serial port of the Pico, e.g. /dev/ttyACM0")
+    ap.add_argument("--board", default="pico", help="board config name or JSON path")
+    ap.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
+    args = ap.parse_args(argv)
+    try:
+        steps = plan(args.port, args.board)
+    except (ValueError, OSError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    for i, cmd in enumerate(steps):
+        print(" ".join(cmd))
+        if args.dry_run:
+            continue
+        if shutil.which(cmd[0]) is None and not Path(cmd[0]).exists():
+            print("error: mpremote is not installed", file=sys.stderr)
+            return 2
+        proc = subprocess.run(cmd)
+        # The folder may already exist: only the copy must succeed.
+        if proc.returncode and i > 0:
+            print(f"error: mpremote failed ({proc.returncode})", file=sys.stderr)
+            return proc.returncode
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
