@@ -121,7 +121,7 @@ def test_step_vector_runs_two_ticks():
 
 
 def test_step_that_does_not_continue_is_refused():
-    from hil_vectors_helpers import step_frame
+    from framebuild import step_frame
     board, pipe = _board(step_frame(7, 5, [(-800, 1400, 800, 2000, 0)]))
     _serve(board, 1)
     (ftype, _seq, payload), = parse_frames(pipe.out.getvalue())
@@ -130,7 +130,7 @@ def test_step_that_does_not_continue_is_refused():
 
 
 def test_step_stops_right_after_outputs_change():
-    from hil_vectors_helpers import step_frame, cmd_frame
+    from framebuild import step_frame, cmd_frame
     data = (cmd_frame(1, C.CMD_SET_WEIGHT, 700) + cmd_frame(2, C.CMD_PRIME, 0)
             + step_frame(3, 1, [(-100, 300, 100, 0, 0)] * 50))
     board, pipe = _board(data)
@@ -146,7 +146,7 @@ def test_step_stops_right_after_outputs_change():
 
 
 def test_duplicate_frame_gets_the_same_reply_without_rerunning():
-    from hil_vectors_helpers import step_frame
+    from framebuild import step_frame
     f = step_frame(9, 1, [(-100, 300, 100, 0, 0)] * 3)
     board, pipe = _board(f + f)
 

@@ -3,7 +3,7 @@
 import codes as C
 from check import board_config
 from test_fw_link import _board
-from hil_vectors_helpers import step_frame, cmd_frame
+from framebuild import step_frame, cmd_frame
 from watchdog import SimWatchdog
 
 
