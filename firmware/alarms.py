@@ -3,10 +3,24 @@
 
 from array import array
 
-LOG_LEN = 32
+try:
+    from micropython import const
+except ImportError:  # CPython, for tests
+    def const(x):
+        return x
 
-from codes import (N_ALARMS, PRIO_NONE, PRIO_HIGH, EV_ALARM_ON, EV_ALARM_OFF,
-                   EV_ALARM_ACK, EV_AUDIO_PAUSE)
+
+# Codes (codes.py) as private constants: compiled into the bytecode,
+# no RAM on the board. tests/firmware checks they match codes.py.
+_N_ALARMS = const(15)
+_PRIO_NONE = const(0)
+_PRIO_HIGH = const(3)
+_EV_ALARM_ON = const(2)
+_EV_ALARM_OFF = const(3)
+_EV_ALARM_ACK = const(4)
+_EV_AUDIO_PAUSE = const(11)
+
+LOG_LEN = 32
 
 
 class Alarms:
@@ -16,10 +30,10 @@ class Alarms:
         self.events = events
         self.prio = bytes(priorities)
         self.delay = array("i", delays)
-        self.count = array("i", bytes(4 * N_ALARMS))
+        self.count = array("i", bytes(4 * _N_ALARMS))
         self.active = 0    # bit per alarm whose condition is alarming now
         self.latched = 0   # high alarms kept until acknowledged
-        self.top = PRIO_NONE
+        self.top = _PRIO_NONE
         self.audio_paused_until = -1
         self.new_high = False  # set when a high alarm is raised; the controller reacts and clears it
         # Alarm log: the last LOG_LEN alarms raised, four ints each: therapy
@@ -48,12 +62,12 @@ class Alarms:
             return
         self.active |= bit
         p = self.prio[aid]
-        if p == PRIO_HIGH:
+        if p == _PRIO_HIGH:
             self.latched |= bit
             self.new_high = True
         # A new alarm is never hidden by an audio pause.
         self.audio_paused_until = -1
-        self.events.push(tick, EV_ALARM_ON, aid, p, value)
+        self.events.push(tick, _EV_ALARM_ON, aid, p, value)
         i = (self.log_next % LOG_LEN) * 4
         log = self.log
         log[i] = self.base + tick
@@ -70,7 +84,7 @@ class Alarms:
             return
         self.active &= ~bit
         self.count[aid] = 0
-        self.events.push(tick, EV_ALARM_OFF, aid, self.prio[aid], 0)
+        self.events.push(tick, _EV_ALARM_OFF, aid, self.prio[aid], 0)
         self._update_top()
 
     def acknowledge(self, tick):
@@ -78,23 +92,23 @@ class Alarms:
         # of latched alarms that remain because their condition persists.
         released = self.latched & ~self.active
         aid = 1
-        while aid < N_ALARMS:
+        while aid < _N_ALARMS:
             if released & (1 << aid):
-                self.events.push(tick, EV_ALARM_ACK, aid, self.prio[aid], 0)
+                self.events.push(tick, _EV_ALARM_ACK, aid, self.prio[aid], 0)
             aid += 1
         self.latched &= self.active
         self._update_top()
         return self.latched
 
     def pause_audio(self, tick, length):
-        if self.top == PRIO_NONE:
+        if self.top == _PRIO_NONE:
             return False
         self.audio_paused_until = tick + length
-        self.events.push(tick, EV_AUDIO_PAUSE, 0, 0, length)
+        self.events.push(tick, _EV_AUDIO_PAUSE, 0, 0, length)
         return True
 
     def audible(self, tick):
-        return self.top != PRIO_NONE and tick >= self.audio_paused_until
+        return self.top != _PRIO_NONE and tick >= self.audio_paused_until
 
     def log_entries(self):
         # Oldest first, as lists [time_ticks, id, priority, value].
@@ -120,9 +134,9 @@ class Alarms:
 
     def _update_top(self):
         shown = self.active | self.latched
-        top = PRIO_NONE
+        top = _PRIO_NONE
         aid = 1
-        while aid < N_ALARMS:
+        while aid < _N_ALARMS:
             if shown & (1 << aid) and self.prio[aid] > top:
                 top = self.prio[aid]
             aid += 1

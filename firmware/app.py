@@ -5,6 +5,14 @@
 
 import sys
 
+try:
+    from micropython import const
+except ImportError:  # CPython, for tests
+    def const(x):
+        return x
+
+_RESET_FAULT = const(2)   # codes.RESET_FAULT
+
 
 def _arg(argv, name, default):
     for i in range(len(argv) - 1):
@@ -40,22 +48,27 @@ def main(argv):
         rd = sys.stdin.buffer
         wr = sys.stdout.buffer
     link = Link(rd, wr)
+    # Each part is built right after its module loads, and garbage is
+    # collected in between: on a small heap the order decides whether the
+    # blocks fit.
     from controller import Controller
-    from persist import Persistence
-    from service import Service
-    from storage import FileStorage
     ctl = Controller(cfg)
+    gc.collect()
+    from service import Service
+    svc = Service(ctl, link, cfg, cfg["hal"], None)
+    hal = Board(ctl, link, svc, cfg, None)
+    # The parsed config is no longer needed: give the RAM back.
+    del cfg
+    gc.collect()
+    from persist import Persistence
+    from storage import FileStorage
     persist = Persistence(FileStorage(_arg(argv, "--flash", "")), ctl)
+    svc.persist = persist
+    hal.persist = persist
     notice = persist.boot()
-    svc = Service(ctl, link, cfg, cfg["hal"], persist)
     if "--heap-stats" in argv:
         svc.heap_stats = True
         svc.account_heap()
-    hal = Board(ctl, link, svc, cfg, persist)
-    # The parsed config and the code table are no longer needed: give the
-    # RAM back before the loop starts.
-    del cfg
-    sys.modules.pop("codes", None)
     gc.collect()
     # Frames that reached us while booting are kept: the host may have sent
     # its first request before we were up. A stale frame after a reset is
@@ -70,10 +83,9 @@ def main(argv):
         # so the board comes back paused in the safe state (persist.py).
         hal.make_safe()
         sys.print_exception(e)
-        from codes import RESET_FAULT
         try:
             persist.save(True)
-            persist.note_reset(RESET_FAULT, ctl.tick_no)
+            persist.note_reset(_RESET_FAULT, ctl.tick_no)
         except Exception:
             pass
         hal.reset()

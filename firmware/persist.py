@@ -5,6 +5,14 @@
 
 import json
 
+try:
+    from micropython import const
+except ImportError:  # CPython, for tests
+    def const(x):
+        return x
+
+_RESET_POWER_ON = const(0)   # codes.RESET_POWER_ON
+
 RECORD = "therapy.json"
 ALARM_LOG = "alarms.json"
 RESET_NOTE = "reset.json"
@@ -30,13 +38,12 @@ class Persistence:
 
     def boot(self):
         # Restore what was stored; return the boot notice for the host.
-        from codes import RESET_POWER_ON
         ctl = self.ctl
         note = self._load(RESET_NOTE)
-        cause = RESET_POWER_ON
+        cause = _RESET_POWER_ON
         last_tick = -1
         if isinstance(note, dict):
-            cause = note.get("cause", RESET_POWER_ON)
+            cause = note.get("cause", _RESET_POWER_ON)
             last_tick = note.get("tick", -1)
             self.storage.remove(RESET_NOTE)
         log = self._load(ALARM_LOG)

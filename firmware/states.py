@@ -1,9 +1,31 @@
 # The therapy state machine as an explicit table. Every change of state goes
 # through allowed(); anything not in the table is refused.
 
-from codes import (IDLE, PRIMING, READY, RUNNING, PAUSED, EXCHANGE, COMPLETE, SAFE,
-                   CMD_PRIME, CMD_START, CMD_PAUSE, CMD_RESUME, CMD_STOP,
-                   CMD_CONFIRM_EXCHANGE, CMD_ACK_ALARMS, CMD_REQUEST_EXCHANGE)
+try:
+    from micropython import const
+except ImportError:  # CPython, for tests
+    def const(x):
+        return x
+
+
+# Codes (codes.py) as private constants: compiled into the bytecode,
+# no RAM on the board. tests/firmware checks they match codes.py.
+_IDLE = const(0)
+_PRIMING = const(1)
+_READY = const(2)
+_RUNNING = const(3)
+_PAUSED = const(4)
+_EXCHANGE = const(5)
+_COMPLETE = const(6)
+_SAFE = const(7)
+_CMD_PRIME = const(1)
+_CMD_START = const(2)
+_CMD_PAUSE = const(3)
+_CMD_RESUME = const(4)
+_CMD_STOP = const(5)
+_CMD_CONFIRM_EXCHANGE = const(8)
+_CMD_ACK_ALARMS = const(9)
+_CMD_REQUEST_EXCHANGE = const(15)
 
 # Internal triggers (not operator commands); numbered above every CMD_* code.
 T_PRIMED = 100          # priming volume reached
@@ -13,24 +35,24 @@ T_HIGH_ALARM = 103      # a high-priority alarm was determined
 
 # (from, trigger, to). docs/firmware.md draws this table.
 TRANSITIONS = (
-    (IDLE, CMD_PRIME, PRIMING),
-    (PRIMING, T_PRIMED, READY),
-    (PRIMING, CMD_STOP, COMPLETE),
-    (READY, CMD_START, RUNNING),
-    (READY, CMD_STOP, COMPLETE),
-    (RUNNING, CMD_PAUSE, PAUSED),
-    (RUNNING, CMD_STOP, COMPLETE),
-    (RUNNING, T_CARTRIDGE_DUE, EXCHANGE),
-    (RUNNING, T_LAST_CARTRIDGE, COMPLETE),
-    (RUNNING, T_HIGH_ALARM, SAFE),
-    (PAUSED, CMD_RESUME, RUNNING),
-    (PAUSED, CMD_STOP, COMPLETE),
-    (PAUSED, CMD_REQUEST_EXCHANGE, EXCHANGE),
-    (PAUSED, T_HIGH_ALARM, SAFE),
-    (EXCHANGE, CMD_CONFIRM_EXCHANGE, PRIMING),
-    (EXCHANGE, CMD_STOP, COMPLETE),
-    (SAFE, CMD_ACK_ALARMS, PAUSED),
-    (SAFE, CMD_STOP, COMPLETE),
+    (_IDLE, _CMD_PRIME, _PRIMING),
+    (_PRIMING, T_PRIMED, _READY),
+    (_PRIMING, _CMD_STOP, _COMPLETE),
+    (_READY, _CMD_START, _RUNNING),
+    (_READY, _CMD_STOP, _COMPLETE),
+    (_RUNNING, _CMD_PAUSE, _PAUSED),
+    (_RUNNING, _CMD_STOP, _COMPLETE),
+    (_RUNNING, T_CARTRIDGE_DUE, _EXCHANGE),
+    (_RUNNING, T_LAST_CARTRIDGE, _COMPLETE),
+    (_RUNNING, T_HIGH_ALARM, _SAFE),
+    (_PAUSED, _CMD_RESUME, _RUNNING),
+    (_PAUSED, _CMD_STOP, _COMPLETE),
+    (_PAUSED, _CMD_REQUEST_EXCHANGE, _EXCHANGE),
+    (_PAUSED, T_HIGH_ALARM, _SAFE),
+    (_EXCHANGE, _CMD_CONFIRM_EXCHANGE, _PRIMING),
+    (_EXCHANGE, _CMD_STOP, _COMPLETE),
+    (_SAFE, _CMD_ACK_ALARMS, _PAUSED),
+    (_SAFE, _CMD_STOP, _COMPLETE),
 )
 
 

@@ -101,23 +101,30 @@ def run_bench(out_dir: Path, hours: float = 24.0) -> dict[str, Any]:
     path = out_dir / "bench.json"
     figures: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
     result = run_therapy(TherapyPlan(hours=hours, seed=1, heapsize="192K"))
-    # A second run measures the heap: the board collects after every frame,
-    # which costs time, so it is kept out of the speed figure.
-    heap = run_therapy(TherapyPlan(hours=hours, seed=1, heapsize="192K", heap_stats=True))
+    # A second run measures the heap: the 48 h demo under a 64 KB heap, the
+    # board collecting after every frame (which costs time, so it is kept
+    # out of the speed figure).
+    from hil.client import BoardError
+
+    try:
+        heap = run_therapy(TherapyPlan(hours=48.0, seed=1, heapsize="64K", heap_stats=True))
+        heap_diag: dict[str, Any] = heap.diag
+    except BoardError:
+        heap_diag = {"heap_peak": None, "heap_total": None, "mem_alloc": None}
     figures.update({
         "closed_loop_speedup": round(result.virtual_s / result.wall_s, 1),
         "closed_loop_virtual_s": result.virtual_s,
         "closed_loop_wall_s": round(result.wall_s, 3),
         "closed_loop_frames": result.frames,
         "control_period_s": result.period_s,
-        "firmware_peak_heap_bytes": heap.diag["heap_peak"],
-        "firmware_heap_total_bytes": heap.diag["heap_total"],
-        "firmware_heap_live_end_bytes": heap.diag["mem_alloc"],
+        "firmware_peak_heap_bytes": heap_diag["heap_peak"],
+        "firmware_heap_total_bytes": heap_diag["heap_total"],
+        "firmware_heap_live_end_bytes": heap_diag["mem_alloc"],
+        "firmware_heap_run": "48 h demo, -X heapsize=64K",
         "plant_us_per_tick": round(_plant_us_per_tick(), 3),
         "firmware_tick_us": round(firmware_tick_us(), 2),
         "plant_cohort_s": round(_plant_cohort_s(), 3),
-        "firmware_fits_64k_heap": _fits("64K"),
-        "firmware_fits_72k_heap": _fits("72K"),
+        "firmware_fits_56k_heap": _fits("56K"),
         "machine": f"{platform.machine()} {platform.python_implementation()} {platform.python_version()}",
     })
     path.write_text(json.dumps(figures, indent=1) + "\n")

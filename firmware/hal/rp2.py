@@ -10,7 +10,17 @@ import time
 import machine
 
 import protocol as P
-from codes import RESET_POWER_ON, RESET_WATCHDOG
+try:
+    from micropython import const
+except ImportError:  # CPython, for tests
+    def const(x):
+        return x
+
+
+# Codes (codes.py) as private constants: compiled into the bytecode,
+# no RAM on the board. tests/firmware checks they match codes.py.
+_RESET_POWER_ON = const(0)
+_RESET_WATCHDOG = const(1)
 
 _U16 = 65535
 _BOLUS_RATE = 36000  # 0.1 U/h: boluses run at 3,600 U/h
@@ -82,8 +92,8 @@ class Rp2Board:
         self.hep_en.value(0)
 
     def announce(self, notice):
-        if machine.reset_cause() == machine.WDT_RESET and notice["cause"] == RESET_POWER_ON:
-            notice["cause"] = RESET_WATCHDOG
+        if machine.reset_cause() == machine.WDT_RESET and notice["cause"] == _RESET_POWER_ON:
+            notice["cause"] = _RESET_WATCHDOG
         self.service.send_json(P.T_BOOT, 0, notice)
 
     def _pulse(self, _pin):

@@ -17,7 +17,8 @@ C = frames.C
 
 @pytest.fixture(scope="module")
 def long_run():
-    return run_therapy(TherapyPlan(hours=27.0, seed=3))
+    # With the firmware in a 64 KB heap, a third of a Pico's.
+    return run_therapy(TherapyPlan(hours=27.0, seed=3, heapsize="64K"))
 
 
 def test_exchange_comes_at_24_h_of_blood_flow(long_run) -> None:
@@ -44,6 +45,11 @@ def test_exchange_was_confirmed_and_therapy_resumed(long_run) -> None:
     assert "cartridge_exchange" in types
     assert long_run.final_status.cartridge == 2
     assert long_run.final_status.state == C.RUNNING
+
+
+def test_the_firmware_ran_in_a_64k_heap(long_run) -> None:
+    assert long_run.diag["heap_total"] <= 64 * 1024
+    assert long_run.diag["mem_free"] > 0
 
 
 def test_report_files(long_run, tmp_path: Path) -> None:

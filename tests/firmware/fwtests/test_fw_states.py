@@ -42,16 +42,21 @@ def test_every_code_has_a_name():
     assert len(N.RESULT_NAMES) == C.E_TEST_ONLY + 1
 
 
-def test_controller_private_constants_match_codes():
-    # The controller compiles codes into private constants (no RAM on the
-    # board); on CPython they are ordinary names we can compare.
-    import controller
+def test_private_constants_match_codes():
+    # Firmware modules compile the codes they use into private constants
+    # (no RAM on the board); on CPython they are ordinary names to compare.
+    # A private constant named after a code, or after one in a comment
+    # "codes.NAME", must have that code's value.
     from check import IS_MICROPYTHON
     if IS_MICROPYTHON:
         return   # compiled away there; nothing to compare
     checked = 0
-    for name in dir(controller):
-        if name.startswith("_") and not name.startswith("__") and hasattr(C, name[1:]):
-            assert getattr(controller, name) == getattr(C, name[1:]), name
-            checked += 1
-    assert checked > 40
+    for modname in ("controller", "alarms", "states", "persist", "app", "hal.sim"):
+        mod = __import__(modname)
+        for part in modname.split(".")[1:]:
+            mod = getattr(mod, part)
+        for name in dir(mod):
+            if name.startswith("_") and not name.startswith("__") and hasattr(C, name[1:]):
+                assert getattr(mod, name) == getattr(C, name[1:]), (modname, name)
+                checked += 1
+    assert checked > 60
