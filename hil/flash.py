@@ -8,7 +8,6 @@ config (as board.json), then reset the board.
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import subprocess
 import sys
