@@ -1,6 +1,9 @@
 """The command-line tool: ``python -m hil`` (also installed as ``hil``).
 
 Subcommands:
+    list    list the scenarios (the library in scenarios/, or given files)
+    run     run scenarios; a summary table; the exit code says pass (0) or fail (1)
+    replay  replay a recording offline and check the host reproduces it
     board   start a virtual board and print its serial port
     demo    run a closed-loop therapy and write its report
     bench   measure speed and memory, write out/bench/bench.json
@@ -16,6 +19,7 @@ from pathlib import Path
 from hil.client import BoardError
 from hil.link import LinkError
 from hil.loop import LoopError
+from hil.scenario import ScenarioError
 
 
 def _cmd_board(args: argparse.Namespace) -> int:
@@ -55,6 +59,106 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _load_all(paths: list[str]) -> list:
+    """Load every scenario named; report every malformed one, run none."""
+    from hil.scenario import ScenarioError, discover, load
+
+    scenarios, errors = [], []
+    for f in discover(paths or None):
+        try:
+            scenarios.append(load(f))
+        except ScenarioError as e:
+            errors.append(e)
+    if errors:
+        raise _Malformed(errors)
+    return scenarios
+
+
+class _Malformed(Exception):
+    def __init__(self, errors: list) -> None:
+        super().__init__("\n".join(f"error: {e}" for e in errors))
+
+
+def _hms(seconds: float) -> str:
+    h = seconds / 3600
+    return f"{h:g} h" if h >= 1 else f"{seconds / 60:g} min"
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    scenarios = _load_all(args.paths)
+    if args.k:
+        scenarios = [s for s in scenarios if args.k in s.name or args.k in s.tags]
+    w = max((len(s.name) for s in scenarios), default=8)
+    print(f"{'scenario':{w}}  {'duration':>9}  {'steps':>5}  {'checks':>6}  description")
+    for s in scenarios:
+        desc = s.description.split(". ")[0].replace("\n", " ")
+        print(f"{s.name:{w}}  {_hms(s.duration_s):>9}  {len(s.steps):>5}  "
+              f"{len(s.expectations) + len(s.measurements):>6}  {desc[:70]}")
+    print(f"{len(scenarios)} scenario(s)")
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from hil.progress import ProgressBar
+    from hil.record import write_junit, write_record
+    from hil.runner import RunOptions, run_scenario
+
+    scenarios = _load_all(args.paths)
+    if args.k:
+        scenarios = [s for s in scenarios if args.k in s.name or args.k in s.tags]
+    if not scenarios:
+        print("no scenario to run", file=sys.stderr)
+        return 2
+    speed = 1.0 if args.realtime else args.speed
+    out = Path(args.out)
+    results = []
+    for sc in scenarios:
+        bar = ProgressBar(sc.name) if not args.quiet else None
+        opts = RunOptions(port=args.port, board=args.board, speed=speed, record_dir=args.record,
+                          firmware_log=str(out / f"{sc.name}.firmware.log") if args.port is None else None,
+                          progress=bar)
+        r = run_scenario(sc, opts)
+        results.append(r)
+        write_record(r, out)
+        if bar is not None and r.outcome in ("pass", "marginal", "fail"):
+            bar(r.virtual_s, r.virtual_s)
+        for m in r.failure_messages() if not r.passed else []:
+            print(m, file=sys.stderr)
+    write_junit(results, Path(args.junit))
+    w = max(len(r.scenario.name) for r in results)
+    print(f"\n{'scenario':{w}}  {'outcome':8}  {'virtual':>9}  {'wall s':>7}  {'speed':>8}  checks")
+    for r in results:
+        n = len(r.verdict.checks)
+        bad = len(r.verdict.failures)
+        marg = sum(1 for c in r.verdict.checks if c.outcome == "marginal")
+        speed_x = f"{r.virtual_s / r.wall_s:,.0f}x" if r.wall_s and r.virtual_s else "-"
+        detail = f"{n - bad}/{n} passed" + (f", {marg} marginal" if marg else "")
+        if r.error:
+            detail = r.error[:80]
+        print(f"{r.scenario.name:{w}}  {r.outcome:8}  {_hms(r.virtual_s) if r.virtual_s else '-':>9}  "
+              f"{r.wall_s:7.1f}  {speed_x:>8}  {detail}")
+    counts = {k: sum(1 for r in results if r.outcome == k) for k in ("pass", "marginal", "fail", "error", "skip")}
+    print(", ".join(f"{v} {k}" for k, v in counts.items() if v) + f"; records in {out}/, JUnit {args.junit}")
+    return 0 if counts["fail"] == 0 and counts["error"] == 0 else 1
+
+
+def _cmd_replay(args: argparse.Namespace) -> int:
+    from hil.progress import ProgressBar
+    from hil.replay import ReplayMismatch, replay
+
+    try:
+        s = replay(Path(args.file), progress=None if args.quiet else ProgressBar("replay"))
+    except ReplayMismatch as e:
+        print(f"replay differs: {e}", file=sys.stderr)
+        return 1
+    except (OSError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"replay of {s['scenario']}: identical ({s['frames_checked']} host frames checked against the "
+          f"recording, outcome {s['outcome']} as recorded) in {s['wall_s']:.1f} s")
+    return 0
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
     from hil.bench import run_bench
 
@@ -67,6 +171,32 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hil", description="Hardware-in-the-loop harness of the "
                                 "hemoadsorption controller.")
     sub = p.add_subparsers(dest="cmd", required=True)
+
+    ls = sub.add_parser("list", help="list the scenarios")
+    ls.add_argument("paths", nargs="*", help="scenario files, folders or library names (default: scenarios/)")
+    ls.add_argument("-k", default=None, help="only scenarios whose name or tags contain this")
+    ls.set_defaults(func=_cmd_list)
+
+    ru = sub.add_parser("run", help="run scenarios and check their expectations")
+    ru.add_argument("paths", nargs="*", help="scenario files, folders or library names (default: all)")
+    ru.add_argument("-k", default=None, help="only scenarios whose name or tags contain this")
+    ru.add_argument("--port", default=None, help="serial port or pyserial URL of a board "
+                    "(default: a virtual board per scenario)")
+    ru.add_argument("--board", default=None, help="board config of the virtual board")
+    pace = ru.add_mutually_exclusive_group()
+    pace.add_argument("--realtime", action="store_true", help="lock virtual time to real time")
+    pace.add_argument("--speed", type=float, default=None, help="lock virtual time to N x real time")
+    ru.add_argument("--record", default=None, metavar="DIR", help="record serial traffic and plant "
+                    "inputs for replay")
+    ru.add_argument("--out", default="out/scenarios", help="folder of the JSON records")
+    ru.add_argument("--junit", default="out/scenarios/junit.xml", help="JUnit XML file")
+    ru.add_argument("--quiet", action="store_true", help="no progress bar")
+    ru.set_defaults(func=_cmd_run)
+
+    rp = sub.add_parser("replay", help="replay a recording offline, without a board")
+    rp.add_argument("file", help="a .rec.jsonl.gz file written by 'run --record'")
+    rp.add_argument("--quiet", action="store_true")
+    rp.set_defaults(func=_cmd_replay)
 
     b = sub.add_parser("board", help="start a virtual board and print its serial port")
     b.add_argument("--board", default="virtual", help="board config name or JSON path")
@@ -101,6 +231,12 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args))
     except (LinkError, BoardError, LoopError) as e:
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    except ScenarioError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except _Malformed as e:
+        print(f"{e}\nnothing was run", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -69,12 +69,15 @@ class ClosedLoop:
         on_event: called with each firmware event as it arrives (its tick
             converted to the plant's, i.e. virtual time since the start).
         on_boot: called with the board's BOOT notice when it restarted.
+        on_status: called with (plant tick, status block) after every reply,
+            so that a change of outputs is seen at the tick it happened.
     """
 
     def __init__(self, client: BoardClient, plant: PlantLike, max_batch: int = P.MAX_SAMPLES,
                  flowing_threshold: int = 500,
                  on_event: Callable[[Event], None] | None = None,
-                 on_boot: Callable[[int, dict[str, Any]], None] | None = None) -> None:
+                 on_boot: Callable[[int, dict[str, Any]], None] | None = None,
+                 on_status: Callable[[int, Status], None] | None = None) -> None:
         if not 1 <= max_batch <= P.MAX_SAMPLES:
             raise ValueError(f"max_batch must be 1..{P.MAX_SAMPLES}")
         self.client = client
@@ -83,6 +86,7 @@ class ClosedLoop:
         self.flowing_threshold = flowing_threshold
         self.on_event = on_event
         self.on_boot = on_boot
+        self.on_status = on_status
         self.stats = LoopStats()
         self.events: list[Event] = []
         # Plant tick = board tick + offset; the board counts from 0 at
@@ -94,6 +98,7 @@ class ClosedLoop:
         reply = client.status()
         self.status = reply.status
         self._take_events(reply.events)
+        self._status_seen()
         if self.status.tick != plant.tick:
             raise LoopError(f"board is at tick {self.status.tick}, plant at {plant.tick}: "
                             "reset the board before closing the loop")
@@ -102,6 +107,10 @@ class ClosedLoop:
     @property
     def tick(self) -> int:
         return self.plant.tick
+
+    def _status_seen(self) -> None:
+        if self.on_status is not None:
+            self.on_status(self.plant.tick, self.status)
 
     def _take_events(self, events: list[Event]) -> None:
         for e in events:
@@ -129,6 +138,7 @@ class ClosedLoop:
         reply = self.client.command(code, arg)
         self.status = reply.status
         self._take_events(reply.events)
+        self._status_seen()
         return reply
 
     def run_until(self, end_tick: int, horizon: Callable[[], int] | None = None) -> None:
@@ -188,6 +198,7 @@ class ClosedLoop:
             if reply.status.outputs() != before.outputs():
                 self.act = actuators_from(reply.status)
             self._take_events(reply.events)
+            self._status_seen()
 
     def _rebooted(self, notice: dict[str, Any]) -> None:
         """The board is up again at tick 0: line its clock up with the plant's."""
@@ -201,6 +212,7 @@ class ClosedLoop:
         self.status = reply.status
         self.act = actuators_from(self.status)
         self._take_events(reply.events)
+        self._status_seen()
 
     def power_cycle(self, board: Any, off_s: float = 0.0) -> dict[str, Any]:
         """Cut the board's power at the current tick, leave it off for

@@ -31,6 +31,10 @@ class OperatorPlan:
     redraw_min: float = 30.0           # start refused on aPTT -> draw again after
     override_after: int = 2            # refused starts before the override is confirmed
     trips_before_change: int = 3       # safe-state trips on one cartridge before changing it
+    # Deliberate omissions, to test how the device copes with them:
+    confirms_exchange: bool = True     # False: an exchange that falls due is never confirmed
+    enters_routine_aptt: bool = True   # False: routine aPTT results are drawn but never entered
+    acknowledges_alarms: bool = True   # False: the safe state is left alone
 
 
 @dataclass(frozen=True)
@@ -118,11 +122,18 @@ class ScriptedOperator:
             self.waiting_to_start = True
             self.refused_starts = 0
             self.schedule(now + self.ticks(self.plan.start_delay_min), "start")
-        elif e.kind == C.EV_EXCHANGE_DUE and e.code < self._max_cartridges():
+        elif (e.kind == C.EV_EXCHANGE_DUE and e.code < self._max_cartridges()
+              and self.plan.confirms_exchange):
             self.schedule(now + self.ticks(self.plan.exchange_delay_min), "exchange")
         elif e.kind == C.EV_STATE and e.code == C.SAFE:
             self.trips += 1
-            self.schedule(now + self.ticks(self.plan.ack_delay_min), "acknowledge")
+            if self.plan.acknowledges_alarms:
+                self.schedule(now + self.ticks(self.plan.ack_delay_min), "acknowledge")
+        elif e.kind == C.EV_RESTORED and e.a == C.SAFE:
+            # The board restarted mid-therapy and came back in the safe
+            # state with an alarm to acknowledge (no state event for that).
+            if self.plan.acknowledges_alarms:
+                self.schedule(now + self.ticks(self.plan.ack_delay_min), "acknowledge")
 
     def _max_cartridges(self) -> int:
         return int(getattr(self.loop, "max_cartridges", 7))
@@ -187,7 +198,10 @@ class ScriptedOperator:
         value = float(self.loop.plant.draw_aptt())
         self.record({"type": "aptt_drawn", "lab_aptt_s": round(value, 1),
                      "true_aptt_s": round(float(self.loop.plant.true_aptt()), 1), "why": why})
-        self.schedule(self.loop.tick + self.ticks(self.plan.lab_turnaround_min), "enter_aptt", value)
+        if why == "routine" and not self.plan.enters_routine_aptt:
+            self.record({"type": "aptt_not_entered", "lab_aptt_s": round(value, 1)})
+        else:
+            self.schedule(self.loop.tick + self.ticks(self.plan.lab_turnaround_min), "enter_aptt", value)
         if why == "routine":
             self.schedule(self.loop.tick + self.ticks(self.plan.aptt_every_h * 60), "draw_aptt", "routine")
 
@@ -197,7 +211,12 @@ class ScriptedOperator:
         if self.waiting_to_start:
             self.schedule(self.loop.tick, "start")
 
-    def _do_exchange(self, _: Any) -> None:
+    def exchange(self) -> int:
+        """Change the cartridge now and confirm it on the device; return the
+        board's answer."""
+        return self._do_exchange(None)
+
+    def _do_exchange(self, _: Any) -> int:
         plant = self.loop.plant
         if self.connected:
             # Blood is returned and the patient taken off the circuit while
@@ -210,6 +229,7 @@ class ScriptedOperator:
             self.trips = 0
             self.record({"type": "cartridge_exchange",
                          "cartridge": self.loop.status.cartridge})
+        return result
 
     def _do_fault(self, f: FaultStep) -> None:
         faults = self.loop.plant.faults

@@ -1,0 +1,376 @@
+"""Expectations and measurements, decided on the run's virtual time line.
+
+Nothing here reads the wall clock. A run leaves a :class:`Timeline`: the
+firmware's events and the harness's own (steps, operator actions) with
+their virtual ticks, every change of the board's status block, and the
+plant's trace. Each expectation is decided at a virtual time (when the
+awaited alarm came, or when its deadline passed without it) and keeps what
+was seen; each measurement has a value, a unit, limits and an outcome of
+``pass``, ``marginal`` (inside the limits, outside the marginal band) or
+``fail``, in the manner of OpenHTF.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from hil import frames
+from hil.scenario import TRACE_UNITS, Anchor, Expectation, Measurement, Step, When
+
+C = frames.C
+PRIO = {"low": C.PRIO_LOW, "medium": C.PRIO_MEDIUM, "high": C.PRIO_HIGH}
+
+
+class Timeline:
+    """What happened in a run, indexed by virtual tick.
+
+    Args:
+        period_s: the board's control period.
+    """
+
+    def __init__(self, period_s: float) -> None:
+        self.period_s = period_s
+        self.events: list[dict[str, Any]] = []
+        self.status_ticks: list[int] = []
+        self.statuses: list[frames.Status] = []
+        self.trace_columns: tuple[str, ...] = ()
+        self.trace_rows: list[tuple[float, ...]] = []
+        self.end_tick = 0
+        self.counters: dict[str, int] = {}
+
+    # -- recording --------------------------------------------------------------
+
+    def add_event(self, tick: int, rec: dict[str, Any]) -> dict[str, Any]:
+        e = {"t_s": round(tick * self.period_s, 3), "tick": tick, **{k: v for k, v in rec.items()
+                                                                   if k not in ("t_s", "tick")}}
+        self.events.append(e)
+        return e
+
+    def add_status(self, tick: int, status: frames.Status) -> None:
+        if self.statuses and self.status_ticks[-1] == tick:
+            self.statuses[-1] = status
+        elif not self.statuses or status != self.statuses[-1]:
+            self.status_ticks.append(tick)
+            self.statuses.append(status)
+
+    # -- queries ----------------------------------------------------------------
+
+    def t(self, tick: int) -> float:
+        return round(tick * self.period_s, 3)
+
+    def ticks(self, seconds: float) -> int:
+        return round(seconds / self.period_s)
+
+    def matches(self, e: dict[str, Any], a: Anchor) -> bool:
+        if a.kind == "state":
+            return e["type"] == "state" and e["to"] == a.name
+        if a.kind == "alarm":
+            return e["type"] == "alarm" and e["alarm"] == a.name
+        if a.kind == "step":
+            return e["type"] == "step" and e["id"] == a.name
+        if a.kind == "event":
+            return e["type"] == a.name
+        return False
+
+    def anchor_tick(self, a: Anchor, since: int = 0) -> int | None:
+        """Tick of the nth occurrence of an anchor (at or after ``since``), or None."""
+        if a.kind == "start":
+            return 0
+        if a.kind == "end":
+            return self.end_tick
+        n = 0
+        for e in self.events:
+            if e["tick"] >= since and self.matches(e, a):
+                n += 1
+                if n == a.nth:
+                    return e["tick"]
+        return None
+
+    def when_tick(self, w: When) -> int | None:
+        base = self.anchor_tick(w.anchor)
+        return None if base is None else base + self.ticks(w.plus_s)
+
+    def status_at(self, tick: int) -> frames.Status | None:
+        """The board's status block in effect after ``tick``."""
+        i = bisect.bisect_right(self.status_ticks, tick) - 1
+        return self.statuses[i] if i >= 0 else None
+
+    def describe_state(self, tick: int) -> str:
+        s = self.status_at(tick)
+        if s is None:
+            return "no status"
+        alarms = [C.ALARM_NAMES[i] for i in range(1, C.N_ALARMS) if (s.active | s.latched) >> i & 1]
+        return (f"state {s.state_name}, pump {s.pump / 10:g} mL/min, clamp "
+                f"{'open' if s.clamp_open else 'closed'}, alarms {', '.join(alarms) or 'none'}")
+
+
+@dataclass
+class Check:
+    """The outcome of one expectation or measurement."""
+
+    name: str
+    kind: str
+    outcome: str                      # pass | marginal | fail
+    decided_t_s: float | None
+    expected: str
+    seen: str
+    line: int = 0
+    value: float | None = None
+    unit: str | None = None
+    limits: dict[str, float | None] | None = None
+    quantity: str | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.outcome == "fail"
+
+    def message(self, path: str) -> str:
+        at = f"at t={self.decided_t_s:g} s (virtual)" if self.decided_t_s is not None else "(undecided)"
+        kind = "measurement" if self.kind == "measurement" else "expectation"
+        return f"{path}:{self.line}: {kind} '{self.name}' {self.outcome.upper()} {at}: " \
+               f"expected {self.expected}; saw {self.seen}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+
+def _prio_name(p: int) -> str:
+    return C.PRIO_NAMES[p] if 0 <= p < len(C.PRIO_NAMES) else str(p)
+
+
+def _alarms_between(tl: Timeline, lo: int, hi: int) -> list[dict[str, Any]]:
+    return [e for e in tl.events if e["type"] == "alarm" and lo <= e["tick"] <= hi]
+
+
+def _anchor_missing(x: Expectation, tl: Timeline, w: When, expected: str) -> Check:
+    return Check(x.describe(), x.kind, "fail", tl.t(tl.end_tick), expected,
+                 f"{w.anchor} never happened in the run (it ended at t={tl.t(tl.end_tick):g} s)", x.line)
+
+
+def evaluate(x: Expectation, tl: Timeline) -> Check:
+    """Decide one expectation on a finished run's time line."""
+    name = x.describe()
+    if x.kind == "final_state":
+        s = tl.status_at(tl.end_tick)
+        got = s.state_name if s else "nothing"
+        return Check(name, x.kind, "pass" if got == x.target else "fail", tl.t(tl.end_tick),
+                     f"state {x.target} at the end", tl.describe_state(tl.end_tick), x.line)
+    start = tl.when_tick(x.after)
+    if x.kind == "no_alarm":
+        expected = f"no {'' if x.target == 'any' else x.target + ' '}alarm" + (
+            f" of priority {x.priority} or above" if x.priority else "") + f" from {x.after} to {x.until}"
+        if start is None:
+            return _anchor_missing(x, tl, x.after, expected)
+        stop = tl.when_tick(x.until)
+        if stop is None:
+            stop = tl.end_tick
+        stop = min(stop, tl.end_tick)
+        for e in _alarms_between(tl, start, stop):
+            if x.target != "any" and e["alarm"] != x.target:
+                continue
+            if x.priority and PRIO[e["priority"]] < PRIO[x.priority]:
+                continue
+            return Check(name, x.kind, "fail", e["t_s"], expected,
+                         f"alarm {e['alarm']} ({e['priority']}) raised at t={e['t_s']:g} s, value {e.get('value')}",
+                         x.line)
+        return Check(name, x.kind, "pass", tl.t(stop), expected,
+                     f"no such alarm from t={tl.t(start):g} s to t={tl.t(stop):g} s", x.line)
+    assert x.within_s is not None
+    window = f"within {x.within_s:g} s after {x.after}"
+    if x.kind == "alarm":
+        expected = f"alarm {x.target}" + (f" of priority {x.priority}" if x.priority else "") + f" {window}"
+    elif x.kind == "state":
+        expected = f"state {x.target} {window}"
+    else:
+        expected = f"pump stopped and clamp closed {window}"
+    if start is None:
+        return _anchor_missing(x, tl, x.after, expected)
+    deadline = start + tl.ticks(x.within_s)
+    found_tick: int | None = None
+    detail = ""
+    if x.kind == "alarm":
+        hits = [e for e in tl.events if e["type"] == "alarm" and e["alarm"] == x.target and e["tick"] >= start]
+        if hits:
+            e = hits[0]
+            found_tick = e["tick"]
+            detail = f"alarm {x.target} ({e['priority']}) at t={e['t_s']:g} s, value {e.get('value')}"
+            if x.priority and e["priority"] != x.priority and found_tick <= deadline:
+                return Check(name, x.kind, "fail", e["t_s"], expected,
+                             f"{detail}: priority {e['priority']}, not {x.priority}", x.line)
+    elif x.kind == "state":
+        # Entered after the anchor (being in it already does not count).
+        hits = [e for e in tl.events if e["type"] == "state" and e["to"] == x.target and e["tick"] >= start]
+        if hits:
+            found_tick = hits[0]["tick"]
+            detail = f"state {x.target} entered at t={hits[0]['t_s']:g} s"
+    else:
+        i = max(0, bisect.bisect_right(tl.status_ticks, start) - 1)
+        for tick, s in zip(tl.status_ticks[i:], tl.statuses[i:]):
+            if s.pump == 0 and not s.clamp_open:
+                found_tick = max(tick, start)
+                detail = (f"pump 0 mL/min and clamp closed at t={tl.t(found_tick):g} s "
+                          f"(state {s.state_name}, heparin {s.heparin / 10:g} U/h)")
+                break
+    if found_tick is not None and found_tick <= deadline:
+        return Check(name, x.kind, "pass", tl.t(found_tick), expected,
+                     f"{detail} (+{tl.t(found_tick - start):g} s)", x.line)
+    if deadline > tl.end_tick:
+        return Check(name, x.kind, "fail", tl.t(tl.end_tick), expected,
+                     f"the run ended at t={tl.t(tl.end_tick):g} s, before the deadline "
+                     f"t={tl.t(deadline):g} s; {tl.describe_state(tl.end_tick)}", x.line)
+    seen = [f"nothing by the deadline t={tl.t(deadline):g} s ({tl.describe_state(deadline)})"]
+    if found_tick is not None:
+        seen.append(f"later: {detail}, {tl.t(found_tick - start):g} s after {x.after}")
+    others = [e for e in _alarms_between(tl, start, deadline) if not (x.kind == "alarm" and e["alarm"] == x.target)]
+    if others:
+        seen.append("alarms in the window: " + ", ".join(
+            f"{e['alarm']} ({e['priority']}) at t={e['t_s']:g} s" for e in others[:5]))
+    return Check(name, x.kind, "fail", tl.t(deadline), expected, "; ".join(seen), x.line)
+
+
+def step_result_check(step: Step, tick: int | None, result: str | None, tl: Timeline) -> Check:
+    """The expected result of an operator command given in a step."""
+    expected = f"the board answers '{step.expect_result}' to step '{step.id}' ({step.describe()})"
+    name = f"step {step.id} result {step.expect_result}"
+    if tick is None:
+        return Check(name, "result", "fail", tl.t(tl.end_tick), expected,
+                     f"the step never ran ({step.at} did not happen)", step.line)
+    return Check(name, "result", "pass" if result == step.expect_result else "fail", tl.t(tick),
+                 expected, f"'{result}' at t={tl.t(tick):g} s ({tl.describe_state(tick)})", step.line)
+
+
+# -- measurements ---------------------------------------------------------------
+
+
+def _window(m: Measurement, tl: Timeline) -> tuple[int | None, int | None]:
+    lo = tl.when_tick(m.after)
+    hi = tl.when_tick(m.until)
+    if hi is not None:
+        hi = min(hi, tl.end_tick)
+    return lo, hi
+
+
+def measure_value(m: Measurement, tl: Timeline) -> tuple[float | None, int | None, str]:
+    """The value of a measurement, the tick it was decided at, and a note."""
+    lo, hi = _window(m, tl)
+    if lo is None:
+        return None, tl.end_tick, f"the window start {m.after} never happened"
+    if hi is None:
+        return None, tl.end_tick, f"the window end {m.until} never happened"
+    q = m.quantity
+    if q in TRACE_UNITS:
+        if not tl.trace_rows:
+            return None, hi, "no plant trace (the board reads its own sensors)"
+        col = tl.trace_columns.index(q)
+        t_lo, t_hi = tl.t(lo), tl.t(hi)
+        vals = [r[col] for r in tl.trace_rows if t_lo - 1e-9 <= r[0] <= t_hi + 1e-9]
+        if not vals:
+            return None, hi, f"no trace rows between t={t_lo:g} s and t={t_hi:g} s"
+        if m.stat == "last":
+            v = vals[-1]
+        elif m.stat == "first":
+            v = vals[0]
+        elif m.stat == "min":
+            v = min(vals)
+        elif m.stat == "max":
+            v = max(vals)
+        elif m.stat == "mean":
+            v = sum(vals) / len(vals)
+        else:
+            v = (vals[-1] - vals[0]) / vals[0] * 100.0 if vals[0] else float("nan")
+        return float(v), hi, f"{m.stat} of {len(vals)} trace rows"
+    evs = [e for e in tl.events if lo <= e["tick"] <= hi]
+    if q == "alarm_count":
+        n = sum(1 for e in evs if e["type"] == "alarm" and (m.filter is None or e["alarm"] == m.filter))
+        return float(n), hi, ""
+    if q == "exchange_count":
+        return float(sum(1 for e in evs if e["type"] == "cartridge_exchange")), hi, ""
+    if q == "board_resets":
+        return float(sum(1 for e in evs if e["type"] == "boot")), hi, ""
+    if q == "exchange_flow_time_h":
+        due = [e for e in evs if e["type"] == "cartridge_exchange_due"]
+        if not due:
+            return None, hi, "no cartridge exchange fell due in the window"
+        return due[0]["flow_time_s"] / 3600.0, due[0]["tick"], f"cartridge {due[0]['cartridge']}"
+    if q == "delay_s":
+        t = tl.anchor_tick(m.filter, since=lo)
+        if t is None or t > hi:
+            return None, hi, f"{m.filter} did not happen in the window"
+        return tl.t(t - lo), t, f"{m.filter} at t={tl.t(t):g} s"
+    if q == "state_time_h":
+        total = 0
+        i = max(0, bisect.bisect_right(tl.status_ticks, lo) - 1)
+        ticks = tl.status_ticks[i:] + [hi]
+        for k, s in enumerate(tl.statuses[i:]):
+            a, b = max(ticks[k], lo), min(ticks[k + 1], hi)
+            if b > a and s.state_name == m.filter:
+                total += b - a
+        return total * tl.period_s / 3600.0, hi, ""
+    if q == "link_resends":
+        return float(tl.counters.get("resends", 0)), hi, ""
+    s = tl.status_at(hi)
+    if s is None:
+        return None, hi, "no status from the board"
+    if q == "cartridges_used":
+        return float(s.cartridge), hi, ""
+    if q == "heparin_rate_u_h":
+        return s.heparin / 10.0, hi, ""
+    if q == "bolus_total_u":
+        return float(s.bolus_total), hi, ""
+    if q == "last_aptt_s":
+        return s.last_aptt / 10.0, hi, ""
+    if q == "pump_ml_min_fw":
+        return s.pump / 10.0, hi, ""
+    raise KeyError(q)
+
+
+def limits_text(m: Measurement) -> str:
+    def rng(lo: float | None, hi: float | None) -> str:
+        if lo is not None and hi is not None:
+            return f"{lo:g}..{hi:g}"
+        return f">= {lo:g}" if lo is not None else f"<= {hi:g}"
+
+    s = f"{rng(m.low, m.high)} {m.unit}"
+    if m.marginal_low is not None or m.marginal_high is not None:
+        s += f" (marginal outside {rng(m.marginal_low, m.marginal_high)})"
+    return s
+
+
+def evaluate_measurement(m: Measurement, tl: Timeline) -> Check:
+    """Measure, and judge the value against limits and the marginal band."""
+    value, tick, note = measure_value(m, tl)
+    lim = {"low": m.low, "high": m.high, "marginal_low": m.marginal_low, "marginal_high": m.marginal_high}
+    expected = f"{m.quantity} {limits_text(m)}"
+    decided = tl.t(tick) if tick is not None else None
+    if value is None or math.isnan(value):
+        return Check(m.name, "measurement", "fail", decided, expected, f"no value: {note}", m.line,
+                     None, m.unit, lim, m.quantity)
+    outcome = "pass"
+    if (m.low is not None and value < m.low) or (m.high is not None and value > m.high):
+        outcome = "fail"
+    elif (m.marginal_low is not None and value < m.marginal_low) or (
+            m.marginal_high is not None and value > m.marginal_high):
+        outcome = "marginal"
+    seen = f"{value:.6g} {m.unit}" + (f" ({note})" if note else "")
+    return Check(m.name, "measurement", outcome, decided, expected, seen, m.line,
+                 round(value, 6), m.unit, lim, m.quantity)
+
+
+@dataclass
+class Verdict:
+    """All checks of one run."""
+
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def outcome(self) -> str:
+        if any(c.failed for c in self.checks):
+            return "fail"
+        return "marginal" if any(c.outcome == "marginal" for c in self.checks) else "pass"
+
+    @property
+    def failures(self) -> list[Check]:
+        return [c for c in self.checks if c.failed]

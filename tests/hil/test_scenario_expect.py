@@ -1,0 +1,90 @@
+"""Expectations and measurements decided on a synthetic time line (no
+board): outcomes, the virtual time of the decision, and what was seen."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from hil import frames
+from hil.expect import Timeline, evaluate, evaluate_measurement
+from hil.scenario import loads
+
+C = frames.C
+S0 = frames.Status(tick=0, state=C.RUNNING, cartridge=1, top_priority=0, flags=1, pump=2000, flow_set=2000,
+                   heparin=1260, last_aptt=700, bolus_total=1400, cartridge_used=0, active=0, latched=0,
+                   weight=700, events_dropped=0)
+
+
+def _timeline() -> Timeline:
+    tl = Timeline(0.1)
+    tl.add_status(0, S0)
+    tl.add_event(100, {"type": "step", "id": "air", "action": "air"})
+    tl.add_event(101, {"type": "alarm", "alarm": "air_in_line", "priority": "high", "value": 1900})
+    tl.add_event(101, {"type": "state", "to": "safe", "from": "running"})
+    tl.add_status(101, replace(S0, state=C.SAFE, flags=0, pump=0, heparin=0, latched=1 << C.AL_AIR))
+    tl.add_event(2000, {"type": "state", "to": "paused", "from": "safe"})
+    tl.add_status(2000, replace(S0, state=C.PAUSED, flags=0, pump=0, heparin=0))
+    tl.trace_columns = ("t_s", "aptt_s")
+    tl.trace_rows = [(t * 10.0, 60.0 + t) for t in range(31)]
+    tl.end_tick = 3000
+    return tl
+
+
+def _checks(body: str) -> list:
+    sc = loads("duration: 300 s\nsteps:\n  - id: air\n    at: 10 s\n    air: 1\n" + body, "s.yaml")
+    tl = _timeline()
+    return [evaluate(x, tl) for x in sc.expectations] + [evaluate_measurement(m, tl) for m in sc.measurements]
+
+
+def test_alarm_in_time_passes_at_the_virtual_time_it_came() -> None:
+    (c,) = _checks("expect:\n  - alarm: air_in_line\n    priority: high\n    within: 0.2 s\n    after: step:air\n")
+    assert c.outcome == "pass" and c.decided_t_s == 10.1
+    assert "air_in_line (high) at t=10.1 s" in c.seen
+
+
+def test_wrong_priority_fails() -> None:
+    (c,) = _checks("expect:\n  - alarm: air_in_line\n    priority: medium\n    within: 1 s\n    after: step:air\n")
+    assert c.outcome == "fail" and "priority high, not medium" in c.seen
+
+
+def test_missing_alarm_fails_at_its_deadline_and_says_what_came_instead() -> None:
+    (c,) = _checks("expect:\n  - alarm: no_flow\n    within: 5 s\n    after: step:air\n")
+    assert c.outcome == "fail" and c.decided_t_s == 15.0
+    assert "nothing by the deadline t=15 s" in c.seen and "air_in_line (high) at t=10.1 s" in c.seen
+    msg = c.message("s.yaml")
+    assert msg.startswith("s.yaml:7: expectation 'alarm no_flow within 5 s after step:air' FAIL at t=15 s")
+
+
+def test_deadline_after_the_end_of_the_run() -> None:
+    (c,) = _checks("expect:\n  - state: running\n    within: 1 h\n    after: step:air\n")
+    assert c.outcome == "fail" and "before the deadline" in c.seen and c.decided_t_s == 300.0
+
+
+def test_pump_stopped_state_and_final_state() -> None:
+    a, b, c = _checks("expect:\n  - pump_stopped: true\n    within: 0.1 s\n    after: step:air\n"
+                      "  - state: paused\n    within: 200 s\n    after: alarm:air_in_line\n"
+                      "  - final_state: paused\n")
+    assert (a.outcome, a.decided_t_s) == ("pass", 10.1)
+    assert (b.outcome, b.decided_t_s) == ("pass", 200.0)
+    assert c.outcome == "pass"
+
+
+def test_no_alarm_window() -> None:
+    a, b = _checks("expect:\n  - no_alarm: any\n    to: step:air\n"
+                   "  - no_alarm: any\n    priority: high\n    from: step:air\n")
+    assert a.outcome == "pass" and a.decided_t_s == 10.0
+    assert b.outcome == "fail" and b.decided_t_s == 10.1 and "air_in_line" in b.seen
+
+
+def test_measurements_pass_marginal_fail_with_units() -> None:
+    ok, marginal, bad, delay = _checks(
+        "measure:\n"
+        "  - {name: a, quantity: aptt_s, stat: first, limits: [50, 70]}\n"
+        "  - {name: b, quantity: aptt_s, stat: last, limits: [50, 100], marginal: [50, 80]}\n"
+        "  - {name: c, quantity: aptt_s, stat: max, to: 100 s, limits: {high: 65}}\n"
+        "  - {name: d, quantity: delay_s, filter: alarm:air_in_line, from: step:air, limits: [0, 0.2]}\n")
+    assert (ok.outcome, ok.value, ok.unit) == ("pass", 60.0, "s")
+    assert (marginal.outcome, marginal.value) == ("marginal", 90.0)
+    assert bad.outcome == "fail" and bad.value == 70.0 and bad.decided_t_s == 100.0
+    assert "aptt_s <= 65 s" in bad.expected
+    assert delay.outcome == "pass" and delay.value == 0.1
