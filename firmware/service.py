@@ -80,6 +80,7 @@ class Service:
             "hal": self.hal_name,
             "period_ms": self.ctl.period_ms,
             "max_samples": P.MAX_SAMPLES,
+            "test_mode": self.ctl.test_mode,
         }
 
     def diag(self):
