@@ -5,6 +5,8 @@ result of a clean run."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import time
 
 from hil import frames
@@ -107,7 +109,7 @@ def test_a_run_through_link_faults_equals_a_clean_run() -> None:
     clean_sc.steps = []
     # A clean link needs no short reply timeout; a long one keeps a busy
     # machine from resending on its own.
-    clean_sc.board.timeout_s = 5.0
+    clean_sc.board = dataclasses.replace(clean_sc.board, timeout_s=5.0)
     damaged = run_scenario(damaged_sc)
     clean = run_scenario(clean_sc)
     assert damaged.outcome == "pass", damaged.failure_messages()
