@@ -185,7 +185,8 @@ def build_parser() -> argparse.ArgumentParser:
     ru.add_argument("--board", default=None, help="board config of the virtual board")
     pace = ru.add_mutually_exclusive_group()
     pace.add_argument("--realtime", action="store_true", help="lock virtual time to real time")
-    pace.add_argument("--speed", type=float, default=None, help="lock virtual time to N x real time")
+    pace.add_argument("--speed", type=float, default=None, help="lock virtual time to N x real time "
+                      "(a board that keeps its own time: run its clock N x faster, test mode only)")
     ru.add_argument("--record", default=None, metavar="DIR", help="record serial traffic and plant "
                     "inputs for replay")
     ru.add_argument("--out", default="out/scenarios", help="folder of the JSON records")

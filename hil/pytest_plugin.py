@@ -8,10 +8,16 @@ the file and the line. Each run writes its JSON record under ``--hil-out``
 (default ``out/scenarios``) and puts its measurements in the JUnit XML as
 test-case properties.
 
+A board that reads its own sensors (the ``rp2`` HAL: a Pico on a bench, or
+the virtual board with ``--hil-board fake-pico``) runs on its own clock:
+scenarios that need the plant are skipped on it, and ``hil_loop`` is a
+:class:`~hil.freerun.FreeRunningLoop`.
+
 Options:
     --port PORT        run on a real board (a device path or a pyserial URL)
     --hil-board NAME   board config of the virtual board
-    --hil-speed N      lock virtual time to N x real time
+    --hil-speed N      lock virtual time to N x real time (a board that keeps
+                       its own time: N x faster, in test mode only)
     --hil-realtime     lock virtual time to real time
     --hil-record DIR   record serial traffic and plant inputs for replay
     --hil-out DIR      folder of the JSON records
@@ -194,19 +200,32 @@ def hil_client(hil_link: Any) -> Any:
 
 @pytest.fixture
 def hil_plant(hil_client: Any) -> Any:
-    """A plant (default patient and device, seed 1) on the board's period."""
+    """A plant (default patient and device, seed 1) on the board's period.
+    Skips the test on a board that reads its own sensors."""
     from host.plant import Plant
 
-    period = hil_client.hello()["period_ms"] / 1000.0
-    return Plant(seed=1, period_s=period)
+    hello = hil_client.hello()
+    if hello.get("hal") != "sim":
+        pytest.skip(f"the board reads its own sensors ({hello.get('hal')} HAL): no plant")
+    return Plant(seed=1, period_s=hello["period_ms"] / 1000.0)
 
 
 @pytest.fixture
-def hil_loop(hil_client: Any, hil_plant: Any) -> Any:
-    """A :class:`~hil.loop.ClosedLoop` of the board and the plant."""
+def hil_loop(request: pytest.FixtureRequest, hil_client: Any) -> Any:
+    """A :class:`~hil.loop.ClosedLoop` of the board and the plant, or, on
+    a board that reads its own sensors, a :class:`~hil.freerun.FreeRunningLoop`
+    at the speed ``--hil-speed`` / ``--hil-realtime`` ask for (real time by
+    default)."""
+    hello = hil_client.hello()
+    if hello.get("hal") != "sim":
+        from hil.freerun import FreeRunningLoop
+
+        config = request.config
+        speed = 1.0 if config.getoption("--hil-realtime") else config.getoption("--hil-speed")
+        return FreeRunningLoop(hil_client, hello, speed=speed)
     from hil.loop import ClosedLoop
 
-    return ClosedLoop(hil_client, hil_plant)
+    return ClosedLoop(hil_client, request.getfixturevalue("hil_plant"))
 
 
 @pytest.fixture

@@ -2,7 +2,12 @@
 then decide its expectations and measurements on the virtual time line.
 
 The board is the virtual Pico unless a port is given (a real Pico, or any
-pyserial URL). The link stack, from the client down, is::
+pyserial URL). A board with the ``sim`` HAL runs in closed loop with the
+plant (:class:`~hil.loop.ClosedLoop`); a board that reads its own sensors
+(the ``rp2`` HAL) runs on its own clock and the harness only commands it
+and polls it (:class:`~hil.freerun.FreeRunningLoop`), so scenarios that
+need the plant are refused on it before anything runs. The link stack,
+from the client down, is::
 
     BoardClient -> [RecordingLink] -> FaultyLink -> SerialLink -> board
 
@@ -26,6 +31,7 @@ from hil import frames
 from hil.client import BoardClient, BoardError
 from hil.expect import Check, Timeline, Verdict, evaluate, evaluate_measurement, step_result_check
 from hil.faultlink import FaultyLink
+from hil.freerun import FreeRunningLoop, refusal
 from hil.link import Link, LinkError, SerialLink
 from hil.loop import ClosedLoop, LoopError
 from hil.operator import OperatorPlan, ScriptedOperator
@@ -45,6 +51,8 @@ class RunOptions:
         port: a real board's serial port or URL; overrides the scenario's board.
         board: board config for the virtual board; overrides the scenario's.
         speed: None: as fast as possible; 1.0: locked to real time; N: N x real time.
+            A board that keeps its own time runs in real time for None, and
+            N x faster only in test mode (a whole N, 1..1000).
         max_batch: most control periods per STEP frame.
         trace_every_s: virtual seconds between plant trace rows.
         timeout_s: the client's wait for one reply (wall clock; guards the link only).
@@ -110,6 +118,8 @@ class ScenarioResult:
 
     def failure_messages(self) -> list[str]:
         if self.error:
+            if self.error.startswith(f"{self.scenario.path}:"):
+                return [self.error]   # it names the file (and line) already
             return [f"{self.scenario.path}: {self.error}"]
         return [c.message(self.scenario.path) for c in self.verdict.failures]
 
@@ -279,24 +289,34 @@ def _run(sc: Scenario, opts: RunOptions, replay_link: Any, result: ScenarioResul
         client = BoardClient(wire.top, timeout_s=timeout)
         hello = client.hello()
         result.hello = hello
-        if hello.get("hal") != "sim":
-            raise ScenarioSkipped(f"the board on {port} reads its own sensors ({hello.get('hal')} HAL); "
-                                  "scenarios with a plant need a board with the sim HAL")
+        # A board that reads its own sensors runs on its own clock: no plant.
+        free = hello.get("hal") != "sim"
+        if free:
+            why = refusal(sc, hello)
+            if why is not None:
+                raise ScenarioSkipped(why)
         period = hello["period_ms"] / 1000.0
         max_batch = pacer.max_batch(period, opts.max_batch)
         result.options = {"max_batch": max_batch, "trace_every_s": opts.trace_every_s,
                           "timeout_s": timeout, "speed": opts.speed,
                           "port": "virtual" if replay_link is None and board is not None else port}
+        if free:
+            result.options["clock"] = "board"
+            del result.options["max_batch"]
         if recorder is not None:
             recorder.note({"hello": hello})
         tl = Timeline(period)
         result.timeline = tl
-        plant = Plant(patient=_patient(sc), device=DeviceParams.preset(sc.device.cartridge), seed=sc.seed,
-                      period_s=period, trace_every=max(1, round(opts.trace_every_s / period)))
+        plant: Any = None
+        loop: Any = None
+        if not free:
+            plant = Plant(patient=_patient(sc), device=DeviceParams.preset(sc.device.cartridge), seed=sc.seed,
+                          period_s=period, trace_every=max(1, round(opts.trace_every_s / period)))
         if recorder is not None:
-            recorder.tick = lambda: plant.tick
+            recorder.tick = lambda: loop.tick if loop is not None else plant.tick if plant is not None else 0
         op_kw = {"weight_kg": sc.patient.weight_kg, "flow_ml_min": sc.device.flow_ml_min, **sc.operator}
-        op = ScriptedOperator(OperatorPlan(**op_kw), period, lambda ev: tl.add_event(plant.tick, ev))
+        scripted = op_kw.pop("scripted", True)
+        op = ScriptedOperator(OperatorPlan(**op_kw), period, lambda ev: tl.add_event(loop.tick, ev))
 
         def on_event(e: frames.Event) -> None:
             tl.add_event(e.tick, fw_event_record(e, period))
@@ -308,10 +328,16 @@ def _run(sc: Scenario, opts: RunOptions, replay_link: Any, result: ScenarioResul
                 cause = C.RESET_NAMES[cause]
             tl.add_event(tick, {"type": "boot", "cause": cause, "last_tick": notice.get("last_tick")})
 
-        loop = ClosedLoop(client, plant, max_batch=max_batch, on_event=on_event, on_boot=on_boot,
-                          on_status=tl.add_status)
+        if free:
+            loop = FreeRunningLoop(client, hello, speed=opts.speed, sleep=replay_link is None,
+                                   on_event=on_event, on_boot=on_boot, on_status=tl.add_status)
+            result.options["time_scale"] = loop.scale
+        else:
+            loop = ClosedLoop(client, plant, max_batch=max_batch, on_event=on_event, on_boot=on_boot,
+                              on_status=tl.add_status)
         end = round(sc.duration_s / period)
-        op.begin(loop)
+        if scripted:
+            op.begin(loop)
 
         # -- timed steps ----------------------------------------------------------
         done = {id(d.step): d for d in result.steps}
@@ -337,7 +363,7 @@ def _run(sc: Scenario, opts: RunOptions, replay_link: Any, result: ScenarioResul
             d = done[id(s)]
             d.tick = now = loop.tick
             a = s.args
-            f = plant.faults
+            f = plant.faults if plant is not None else None
             act = s.action
             if act == "clotting":
                 f.clot_boost = a["value"]
@@ -370,7 +396,11 @@ def _run(sc: Scenario, opts: RunOptions, replay_link: Any, result: ScenarioResul
             elif act == "aptt":
                 d.result = command(C.CMD_APTT, round(a["value"] * 10))
             elif act == "confirm_exchange":
-                d.result = C.RESULT_NAMES[op.exchange()]
+                if plant is not None:
+                    d.result = C.RESULT_NAMES[op.exchange()]
+                else:
+                    # No plant cartridge to change: the bench's is changed by hand.
+                    d.result = command(C.CMD_CONFIRM_EXCHANGE)
             elif act == "acknowledge":
                 d.result = command(C.CMD_ACK_ALARMS)
             elif act == "audio_pause":
@@ -379,13 +409,16 @@ def _run(sc: Scenario, opts: RunOptions, replay_link: Any, result: ScenarioResul
                 d.result = command({"pause": C.CMD_PAUSE, "resume": C.CMD_RESUME, "stop": C.CMD_STOP}[act])
             elif act == "start":
                 d.result = command(C.CMD_START)
-                if d.result == "ok" and not op.connected:
+                if d.result == "ok" and not op.connected and plant is not None:
                     plant.connect_patient()
                     op.connected = True
             elif act == "set_flow":
                 d.result = command(C.CMD_SET_FLOW, a["value"])
             elif act == "command":
                 d.result = command(C.CMD_NAMES.index(a["name"]), a["arg"])
+            if free and d.result is not None:
+                # The board acted on it at the tick its reply names.
+                d.tick = now = loop.tick
             rec: dict[str, Any] = {"type": "step", "id": s.id, "action": act, "detail": s.describe()}
             if d.result is not None:
                 rec["result"] = d.result
@@ -404,7 +437,11 @@ def _run(sc: Scenario, opts: RunOptions, replay_link: Any, result: ScenarioResul
         def horizon() -> int:
             return min(op.next_tick(), steps_next())
 
-        chunk = max_batch if pacer.paced else max(1, round(600 / period))
+        if free:
+            # The board keeps the time; report progress about twice a second.
+            chunk = max(1, round(0.5 * loop.scale / period))
+        else:
+            chunk = max_batch if pacer.paced else max(1, round(600 / period))
         pacer.start(0.0)
         while True:
             do_due()
@@ -412,14 +449,18 @@ def _run(sc: Scenario, opts: RunOptions, replay_link: Any, result: ScenarioResul
             if loop.tick >= end:
                 break
             loop.run_until(min(end, loop.tick + chunk), horizon)
-            pacer.wait(loop.tick * period)
+            if not free:
+                pacer.wait(loop.tick * period)
             if opts.progress is not None:
                 opts.progress(loop.tick * period, end * period)
-        tl.end_tick = end
+        # A free-running board is seen at or just past the end.
+        tl.end_tick = max(end, loop.tick)
         result.diag = client.diag()
-        result.virtual_s = end * period
+        if free:
+            loop.real_time()
+        result.virtual_s = tl.end_tick * period
         tl.trace_columns = tuple(TRACE_COLUMNS)
-        tl.trace_rows = list(plant.trace_rows)
+        tl.trace_rows = list(plant.trace_rows) if plant is not None else []
         tl.counters = {"resends": client.resends, "frames": loop.stats.frames,
                        "rewinds": loop.stats.rewinds, "resets": loop.stats.resets}
         result.link = {"frames": loop.stats.frames, "rewinds": loop.stats.rewinds,

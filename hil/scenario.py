@@ -169,7 +169,7 @@ OPERATOR_FIELDS: dict[str, type] = {
     "start_delay_min": float, "exchange_delay_min": float, "ack_delay_min": float,
     "resume_after_ack": bool, "pre_start_draw_min": float, "redraw_min": float,
     "override_after": int, "trips_before_change": int, "confirms_exchange": bool,
-    "enters_routine_aptt": bool, "acknowledges_alarms": bool,
+    "enters_routine_aptt": bool, "acknowledges_alarms": bool, "scripted": bool,
 }
 
 
@@ -522,6 +522,10 @@ class _Reader:
                 out[k] = float(self.number(v, f"operator {k}", 0))
         if "weight_kg" in out and not 30 <= out["weight_kg"] <= 250:
             raise self.err(m["weight_kg"].line, "operator weight_kg must be 30..250")
+        if out.get("scripted") is False and len(out) > 1:
+            other = next(k for k in m if k != "scripted")
+            raise self.err(m[other].line, f"operator {other} has no effect: 'scripted: false' turns "
+                           "the scripted operator off (the steps act instead)")
         return out
 
     def step(self, y: Y, index: int) -> Step:

@@ -13,7 +13,7 @@ from hil import frames
 from hil.client import BoardClient
 from hil.frames import Event
 from hil.link import Link, SerialLink
-from hil.loop import ClosedLoop
+from hil.loop import ClosedLoop, LoopError
 from hil.operator import FaultStep, OperatorPlan, ScriptedOperator
 from hil.virtual_board import VirtualBoard
 
@@ -127,6 +127,10 @@ def run_therapy(plan: TherapyPlan,
         link = SerialLink(port)
         client = BoardClient(link)
         hello = client.hello()
+        if hello.get("hal") != "sim":
+            raise LoopError(f"the board on {port} reads its own sensors ({hello.get('hal')} HAL): the "
+                            "demo needs a board that takes its sensor samples from the plant; on this "
+                            "one, run scenarios of operator steps ('hil run', docs/scenarios.md)")
         period_s = hello["period_ms"] / 1000.0
         trace_every = max(1, round(plan.trace_every_s / period_s))
         patient = _patient(plan)

@@ -5,10 +5,16 @@ as it would open ``/dev/ttyACM0``, and its flash in a directory.
 The board can be power-cycled (the process is killed, wherever it is, and
 started again on the same flash and the same port), and when its watchdog
 resets it (the firmware exits with code 75) a supervisor starts it again,
-as a Pico comes back after a reset."""
+as a Pico comes back after a reset.
+
+A board config with the ``rp2`` HAL runs the real Pico HAL against the
+stand-in ``machine`` module of ``hil/fakepico`` (a Pico on a bench with no
+plant: see that module), put first on MicroPython's module path.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -18,6 +24,7 @@ import tempfile
 import threading
 import time
 import tty
+from collections.abc import Sequence
 from pathlib import Path
 from typing import IO
 
@@ -25,6 +32,17 @@ from hil.build import compile_firmware
 from hil.fw import FIRMWARE_DIR, board_config_path, micropython_executable
 
 RESET_EXIT = 75   # the firmware's exit code for "reset me" (hal/sim.py)
+FAKE_PICO_DIR = Path(__file__).resolve().parent / "fakepico"
+
+
+def _default_module_path(board_path: Path) -> list[Path]:
+    """Folders MicroPython searches before its own: the stand-in machine
+    module for a board config with the rp2 HAL, none otherwise."""
+    try:
+        hal = json.loads(board_path.read_text()).get("hal")
+    except (OSError, ValueError, AttributeError):
+        return []
+    return [FAKE_PICO_DIR] if hal == "rp2" else []
 
 
 class VirtualBoard:
@@ -44,11 +62,15 @@ class VirtualBoard:
             temporary one, removed by :meth:`stop`.
         compiled: run the firmware compiled with mpy-cross (as flashed on a
             Pico, the default) rather than from source.
+        module_path: folders MicroPython searches for modules before its
+            own (``MICROPYPATH``); default: ``hil/fakepico`` for a board
+            config with the rp2 HAL, nothing otherwise.
     """
 
     def __init__(self, board: str = "virtual", heapsize: str = "192K",
                  log: Path | None = None, heap_stats: bool = False,
-                 flash: Path | None = None, compiled: bool = True) -> None:
+                 flash: Path | None = None, compiled: bool = True,
+                 module_path: Sequence[str | Path] | None = None) -> None:
         self.board_path = board_config_path(board).resolve()
         if not self.board_path.exists():
             raise FileNotFoundError(f"board config {self.board_path} does not exist")
@@ -56,6 +78,8 @@ class VirtualBoard:
         self.log = log
         self.heap_stats = heap_stats
         self.firmware_dir = compile_firmware() if compiled else FIRMWARE_DIR
+        self.module_path = [Path(p).resolve() for p in (
+            _default_module_path(self.board_path) if module_path is None else module_path)]
         self._own_flash = flash is None
         self.flash = Path(flash) if flash is not None else None
         self.proc: subprocess.Popen[bytes] | None = None
@@ -94,9 +118,15 @@ class VirtualBoard:
         if self.heap_stats:
             cmd.append("--heap-stats")
         out: IO[bytes] | int = self._log_file if self._log_file is not None else subprocess.DEVNULL
+        env = None
+        if self.module_path:
+            # The script's own folder stays first (MicroPython puts it
+            # there); these come before the frozen and installed modules.
+            env = dict(os.environ, MICROPYPATH=os.pathsep.join(
+                [str(p) for p in self.module_path] + [".frozen"]))
         self.proc = subprocess.Popen(cmd, pass_fds=(self._master,), cwd=self.firmware_dir,
                                      stdin=subprocess.DEVNULL, stdout=out,
-                                     stderr=subprocess.STDOUT)
+                                     stderr=subprocess.STDOUT, env=env)
 
     def power_on(self) -> None:
         """Start the firmware (it boots and announces itself on the link)."""
