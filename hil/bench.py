@@ -10,6 +10,7 @@ from array import array
 from pathlib import Path
 from typing import Any
 
+from hil.client import BoardError
 from hil.therapy import TherapyPlan, run_therapy
 
 
@@ -81,11 +82,8 @@ def _plant_cohort_s() -> float:
 
 
 def _fits(heapsize: str, hours: float = 2.0) -> bool:
-    from hil.client import BoardError
-
     try:
-        run_therapy(TherapyPlan(hours=hours, seed=1, heapsize=heapsize))
-        return True
+        return run_therapy(TherapyPlan(hours=hours, seed=1, heapsize=heapsize)).aborted is None
     except BoardError:
         return False
 
@@ -101,16 +99,18 @@ def run_bench(out_dir: Path, hours: float = 24.0) -> dict[str, Any]:
     path = out_dir / "bench.json"
     figures: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
     result = run_therapy(TherapyPlan(hours=hours, seed=1, heapsize="192K"))
+    if result.aborted:
+        raise BoardError(f"the speed run stopped early: {result.aborted}")
     # A second run measures the heap: the 48 h demo under a 64 KB heap, the
     # board collecting after every frame (which costs time, so it is kept
     # out of the speed figure).
-    from hil.client import BoardError
-
+    heap_diag: dict[str, Any] = {"heap_peak": None, "heap_total": None, "mem_alloc": None}
     try:
         heap = run_therapy(TherapyPlan(hours=48.0, seed=1, heapsize="64K", heap_stats=True))
-        heap_diag: dict[str, Any] = heap.diag
+        if heap.aborted is None:
+            heap_diag = heap.diag
     except BoardError:
-        heap_diag = {"heap_peak": None, "heap_total": None, "mem_alloc": None}
+        pass
     figures.update({
         "closed_loop_speedup": round(result.virtual_s / result.wall_s, 1),
         "closed_loop_virtual_s": result.virtual_s,

@@ -56,6 +56,10 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         print(f"{name:8} {c['treated']['start']:10.1f} {c['treated']['end']:12.1f} "
               f"{c['untreated']['end']:14.1f} {c['end_vs_untreated_pct']:12.1f}%")
     print(f"report: {out / 'report.html'}  ({out / 'report.json'}, {out / 'trace.csv'})")
+    if result.aborted:
+        print(f"error: the run stopped early at {s['virtual_s'] / 3600:.2f} h: {result.aborted}; "
+              "the report above covers what was run", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -88,6 +88,7 @@ def summarise(result: TherapyResult) -> dict[str, Any]:
         "plan": plan_dict(result.plan),
         "seed": result.plan.seed,
         "virtual_s": result.virtual_s,
+        "aborted": result.aborted,
         "wall_s": round(result.wall_s, 3),
         "speedup": round(result.virtual_s / result.wall_s, 1) if result.wall_s > 0 else None,
         "period_s": result.period_s,
@@ -207,12 +208,15 @@ def write_html(result: TherapyResult, summary: dict[str, Any], path: Path) -> No
     fw = summary["firmware"]
     figs = "".join(f"<h2>{esc(title)}</h2><img alt='{esc(title)}' src='data:image/png;base64,{png}'>"
                    for title, png in plots(result))
+    abort = (f"<p style='color:#b00'><b>The run stopped early at {summary['virtual_s'] / 3600:.2f} h:</b> "
+             f"{esc(summary['aborted'])}</p>" if summary.get("aborted") else "")
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Hemoadsorption therapy report</title>
 <style>body{{font-family:sans-serif;margin:2em;max-width:1300px}}table{{border-collapse:collapse}}
 td,th{{border:1px solid #ccc;padding:2px 8px;text-align:right}}td:nth-child(2),td:first-child{{text-align:left}}
 img{{max-width:100%}}</style></head><body>
 <h1>Hemoadsorption therapy report</h1>
+{abort}
 <p>Firmware {esc(str(fw['firmware_version']))} on {esc(str(fw['implementation']))} {esc(str(fw['version']))},
 board <b>{esc(str(fw['board']))}</b> ({esc(str(fw['hal']))} HAL), protocol v{fw['protocol']}.
 Seed {summary['seed']}. {summary['virtual_s'] / 3600:.1f} h of therapy in {summary['wall_s']:.1f} s of wall time

@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 from hil import frames
-from hil.client import BoardClient
+from hil.client import BoardClient, BoardError
 from hil.frames import Event
-from hil.link import Link, SerialLink
+from hil.link import Link, LinkError, SerialLink
 from hil.loop import ClosedLoop, LoopError
 from hil.operator import FaultStep, OperatorPlan, ScriptedOperator
 from hil.virtual_board import VirtualBoard
@@ -59,6 +59,7 @@ class TherapyResult:
     rewinds: int
     untreated: dict[str, Any]
     final_status: frames.Status
+    aborted: str | None = None     # why the run stopped early (board or link lost)
 
 
 def _patient(plan: TherapyPlan) -> Any:
@@ -155,15 +156,23 @@ def run_therapy(plan: TherapyPlan,
         chunk = max(1, round(600 / period_s))   # report progress every 10 virtual minutes
         op.begin(loop, plan.faults)
         t0 = time.perf_counter()
-        while loop.tick < end:
+        aborted: str | None = None
+        try:
+            while loop.tick < end:
+                op.run_due()
+                stop = min(end, loop.tick + chunk)
+                loop.run_until(stop, op.next_tick)
+                if progress is not None:
+                    progress(loop.tick * period_s, end * period_s)
             op.run_due()
-            stop = min(end, loop.tick + chunk)
-            loop.run_until(stop, op.next_tick)
-            if progress is not None:
-                progress(loop.tick * period_s, end * period_s)
-        op.run_due()
+            diag = client.diag()
+        except (LinkError, BoardError, LoopError) as e:
+            # Keep what was run: the report of a run cut short says so.
+            aborted = str(e)
+            diag = {}
+            events.append({"t_s": round(plant.tick * period_s, 3), "type": "aborted",
+                           "reason": aborted})
         wall = time.perf_counter() - t0
-        diag = client.diag()
         final = loop.status
     finally:
         if link is not None:
@@ -174,12 +183,12 @@ def run_therapy(plan: TherapyPlan,
     untreated_every = max(1.0, float(round(trace_every * period_s)))
     untreated = simulate_untreated(patient, plan.seed, plan.hours * 3600.0, untreated_every)
     return TherapyResult(
-        plan=plan, hello=hello, diag=diag, period_s=period_s, virtual_s=end * period_s,
+        plan=plan, hello=hello, diag=diag, period_s=period_s, virtual_s=round(plant.tick * period_s, 3),
         wall_s=wall, events=events, fw_events=loop.events, trace_columns=tuple(TRACE_COLUMNS),
         trace_rows=list(plant.trace_rows), state_changes=state_changes,
         flow_ticks_by_cartridge=dict(loop.stats.flow_ticks_by_cartridge),
         frames=loop.stats.frames, rewinds=loop.stats.rewinds, untreated=untreated,
-        final_status=final)
+        final_status=final, aborted=aborted)
 
 
 def plan_dict(plan: TherapyPlan) -> dict[str, Any]:

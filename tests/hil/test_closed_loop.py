@@ -93,3 +93,27 @@ def test_air_reaches_the_safe_state_within_one_control_period() -> None:
     # One period later the plant sees the pump stopped and the clamp closed.
     after = rows[safe.tick + 1]
     assert after[cols.index("pump_ml_min")] == 0.0
+
+
+def test_a_board_lost_mid_run_leaves_a_report_of_what_was_run(tmp_path: Path) -> None:
+    from hil.virtual_board import VirtualBoard
+
+    vb = VirtualBoard()
+    port = vb.start()
+
+    def pull_the_plug(done_s: float, total_s: float) -> None:
+        if done_s >= 2 * 3600:
+            vb.stop()           # the port vanishes too
+
+    try:
+        r = run_therapy(TherapyPlan(hours=6.0, seed=4, port=port), progress=pull_the_plug)
+    finally:
+        vb.stop()
+    assert r.aborted is not None and port in r.aborted
+    assert 2 * 3600 <= r.virtual_s < 6 * 3600
+    s = write_all(r, tmp_path)
+    assert s["aborted"] == r.aborted and s["virtual_s"] == r.virtual_s
+    assert s["events"][-1]["type"] == "aborted"
+    assert "stopped early" in (tmp_path / "report.html").read_text()
+    rows = (tmp_path / "trace.csv").read_text().splitlines()
+    assert len(rows) - 1 == round(r.virtual_s / 10)
