@@ -128,6 +128,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
             bar(r.virtual_s, r.virtual_s)
         for m in r.failure_messages() if not r.passed else []:
             print(m, file=sys.stderr)
+    if args.junit is None:
+        args.junit = str(Path(args.out) / "junit.xml")
     write_junit(results, Path(args.junit))
     w = max(len(r.scenario.name) for r in results)
     print(f"\n{'scenario':{w}}  {'outcome':8}  {'virtual':>9}  {'wall s':>7}  {'speed':>8}  checks")
@@ -194,7 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     ru.add_argument("--record", default=None, metavar="DIR", help="record serial traffic and plant "
                     "inputs for replay")
     ru.add_argument("--out", default="out/scenarios", help="folder of the JSON records")
-    ru.add_argument("--junit", default="out/scenarios/junit.xml", help="JUnit XML file")
+    ru.add_argument("--junit", default=None, help="JUnit XML file (default: junit.xml in --out)")
     ru.add_argument("--quiet", action="store_true", help="no progress bar")
     ru.set_defaults(func=_cmd_run)
 
