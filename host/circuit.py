@@ -52,6 +52,12 @@ class HydraulicParams:
     # assumption: below about -350 mmHg the pump segment no longer fills; the
     # delivered flow is limited so that the access pressure does not go lower.
     collapse_mmhg: float = -350.0
+    # assumption: the most pressure the roller pump can build against a
+    # blocked outlet before its motor stalls and the segment slips; beyond
+    # it a clotted cartridge throttles the flow instead of the pressure
+    # growing without bound. No source gives a figure; the machine's own
+    # pre-cartridge alarm (450 mmHg here) trips long before.
+    outlet_max_mmhg: float = 1500.0
 
 
 @dataclass(frozen=True)
@@ -153,6 +159,20 @@ def max_flow(c: Coefficients, h: HydraulicParams = HydraulicParams()) -> float:
         Flow limit (mL/min).
     """
     return h.flow_ref_ml_min * ((h.static_mmhg - h.collapse_mmhg) / c.access) ** (1.0 / h.exponent)
+
+
+def max_outlet_flow(c: Coefficients, h: HydraulicParams = HydraulicParams()) -> float:
+    """Largest flow the pump can push before the pre-cartridge pressure
+    reaches the pump's outlet limit (a clotted cartridge throttles it).
+
+    Args:
+        c: Current coefficients.
+        h: Hydraulic constants.
+
+    Returns:
+        Flow limit (mL/min).
+    """
+    return h.flow_ref_ml_min * ((h.outlet_max_mmhg - h.static_mmhg) / (c.ret + c.cart)) ** (1.0 / h.exponent)
 
 
 def pressures(q_ml_min: float, c: Coefficients,

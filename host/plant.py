@@ -216,9 +216,13 @@ class Plant:
         if faults.access_occlusion != self._coef_occ:
             self._coef = self._coefficients()
         coef = self._coef
-        q_target = pump if (act.clamp_open and pump > 0.0) else 0.0
-        if q_target > 0.0 and faults.access_occlusion > 0.0:
-            q_target = min(q_target, circuit.max_flow(coef, self.device.hydraulics))
+        hyd = self.device.hydraulics
+        q_base = pump if (act.clamp_open and pump > 0.0) else 0.0
+        if q_base > 0.0 and faults.access_occlusion > 0.0:
+            q_base = min(q_base, circuit.max_flow(coef, hyd))
+        # The outlet limit moves with the clot, so it is taken again after
+        # every slow step: the same value whatever the chunking.
+        q_target = min(q_base, circuit.max_outlet_flow(coef, hyd)) if q_base > 0.0 else 0.0
         hep_per_tick = act.heparin_u_h * self.period_s / 3600.0
         alpha, slow_every, trace_every, ps, inv_qref, expo, sp, sq = self._const
         c_acc, c_ret, c_cart = coef.access, coef.ret, coef.cart
@@ -245,6 +249,8 @@ class Plant:
                 q_acc = 0.0
                 hep_acc = 0.0
                 c_cart = self._coef.cart
+                if q_base > 0.0:
+                    q_target = min(q_base, circuit.max_outlet_flow(self._coef, hyd))
             if emit:
                 x = (q * inv_qref) ** expo
                 p_ret = ps + c_ret * x

@@ -183,10 +183,11 @@ def test_access_occlusion(plant: Plant) -> None:
 
 
 def test_int16_clipping(plant: Plant) -> None:
+    # A sudden, extreme clot drives the pre-cartridge reading past the int16
+    # range for a moment (before the flow throttles): the reading clips.
     plant.connect_patient()
     plant.faults.clot_boost = 1e4
     out = array("h")
     plant.advance(Actuators(pump_ml_min=500.0, clamp_open=True), 600, out)
     assert plant.observe()["clot_fraction"] == pytest.approx(0.95)
-    assert plant.observe()["p_pre_mmhg"] > 3276.7
     assert max(out[1::5]) == 32767

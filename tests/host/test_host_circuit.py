@@ -93,3 +93,26 @@ def test_clot_raises_pre_pressure() -> None:
     drop = clotted["p_pre_mmhg"] - clotted["p_return_mmhg"]
     assert drop >= 4.0 * drop_fresh * 0.999
     assert clotted["p_return_mmhg"] == pytest.approx(fresh["p_return_mmhg"])
+
+
+def test_a_clotted_cartridge_throttles_flow_at_the_pump_outlet_limit() -> None:
+    from array import array
+
+    from host.circuit import HydraulicParams
+    from host.patient import DeviceParams, PatientParams
+    from host.plant import Actuators, Plant
+
+    plant = Plant(patient=PatientParams(), device=DeviceParams.preset("cytosorb"), seed=1)
+    plant.connect_patient()
+    plant.faults.clot_boost = 5000.0     # clots within minutes
+    act = Actuators(pump_ml_min=200.0, clamp_open=True, heparin_u_h=0.0, heparin_bolus_u=0.0)
+    out = array("h")
+    plant.advance(act, 6000, out)
+    obs = plant.observe()
+    limit = HydraulicParams().outlet_max_mmhg
+    assert obs["clot_fraction"] > 0.9
+    assert obs["p_pre_mmhg"] <= limit + 1.0
+    assert obs["q_blood_ml_min"] < 100.0          # the clot took the flow down
+    # Once throttled, the readings stay at the limit too (noise aside); the
+    # first seconds of this extreme clot rate overshoot between slow steps.
+    assert max(out[-5 * 600 + 1::5]) <= round(limit * 10) + 50
