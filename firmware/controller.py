@@ -205,16 +205,21 @@ class Controller:
             # No sensor data this period (flag bit 15). Decide nothing from
             # it; if it lasts, that is a high alarm while blood circulates.
             al.check(t, _AL_SENSOR_LOSS, st == _RUNNING or st == _PAUSED, 0)
-            if al.new_high:
-                al.new_high = False
-                self.persist_due = True
-                if st == _RUNNING or st == _PAUSED:
-                    self._goto(t, _SAFE, 0)
-            self._outputs(t)
-            return
-        if al.active & _SENSOR_LOSS_BIT:
-            al.deactivate(t, _AL_SENSOR_LOSS)
-        al.count[_AL_SENSOR_LOSS] = 0
+        else:
+            if al.active & _SENSOR_LOSS_BIT:
+                al.deactivate(t, _AL_SENSOR_LOSS)
+            al.count[_AL_SENSOR_LOSS] = 0
+            self._monitor(t, st, p_acc, p_pre, p_ret, q, flags)
+        if al.new_high:
+            al.new_high = False
+            self.persist_due = True
+            if self.state == _RUNNING or self.state == _PAUSED:
+                self._goto(t, _SAFE, 0)
+        self._outputs(t)
+
+    def _monitor(self, t, st, p_acc, p_pre, p_ret, q, flags):
+        # One period of valid sensor data: the conditions of the state.
+        al = self.alarms
         if st == _RUNNING:
             pump = self.out_pump
             ramped = pump == self.flow_set
@@ -249,12 +254,6 @@ class Controller:
             if acc >= self.prime_target:
                 self.events.push(t, _EV_PRIMED, 0, 0, self.prime_ml)
                 self._goto(t, _READY, 0)
-        if al.new_high:
-            al.new_high = False
-            self.persist_due = True
-            if self.state == _RUNNING or self.state == _PAUSED:
-                self._goto(t, _SAFE, 0)
-        self._outputs(t)
 
     def _clot(self, t, drop):
         if self.baseline < 0:

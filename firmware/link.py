@@ -83,13 +83,13 @@ class Link:
             n = h[4] | (h[5] << 8)
             if h[1] != P.VERSION:
                 self._discard(n + P.TRAILER_LEN)
-                self._nak(seq, P.N_VERSION, ftype)
+                self.nak(seq, P.N_VERSION, ftype)
                 continue
             limit = P.max_payload(ftype)
             if limit < 0 or n > limit or (ftype == P.T_STEP and (n - P.STEP_HEAD) % 10):
                 if n <= P.MAX_PAYLOAD:
                     self._discard(n + P.TRAILER_LEN)
-                self._nak(seq, P.N_TYPE if limit < 0 else P.N_LENGTH, ftype)
+                self.nak(seq, P.N_TYPE if limit < 0 else P.N_LENGTH, ftype)
                 continue
             body = self.sview[:n] if ftype == P.T_STEP else self.pview[:n]
             self._fill(body)
@@ -97,12 +97,13 @@ class Link:
             crc = P.crc32(body, P.crc32(h))
             got = struct.unpack_from("<I", self.trl, 0)[0]
             if crc != got:
-                self._nak(seq, P.N_CRC, ftype)
+                self.nak(seq, P.N_CRC, ftype)
                 continue
             self.rx_frames += 1
             return ftype, seq, n
 
-    def _nak(self, seq, reason, ftype):
+    def nak(self, seq, reason, ftype):
+        # Refuse a frame: reason (P.N_*) and the refused type.
         self.rx_errors += 1
         buf = self.tx
         struct.pack_into(P.NAK_FMT, buf, P.HEADER_LEN, reason, ftype)

@@ -103,8 +103,8 @@ class Service:
         }
 
     def handle(self, ftype, seq, n, before_reply=None):
-        # Answer a non-STEP frame. Returns False if the type is not served here.
-        # before_reply runs between acting on a command and answering it.
+        # Answer a non-STEP frame; a type not served here gets a NAK and
+        # False. before_reply runs between acting on a command and answering.
         if ftype == P.T_CMD:
             code, _r, _r2, arg = struct.unpack_from(P.CMD_FMT, self.link.pbuf, 0)
             result = self.ctl.command(code, arg)
@@ -122,5 +122,6 @@ class Service:
             self.send_json(P.T_LOG | P.REPLY, seq, {"period_ms": self.ctl.period_ms,
                                                      "entries": al.log_entries()})
         else:
+            self.link.nak(seq, P.N_MODE, ftype)
             return False
         return True

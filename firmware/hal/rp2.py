@@ -114,8 +114,7 @@ class Rp2Board:
         # Frames from the host between ticks; never wait for them.
         while self.poll.poll(0):
             ftype, seq, n = self.link.recv()
-            if not self.service.handle(ftype, seq, n, self.persist.save):
-                self.link._nak(seq, P.N_MODE, ftype)
+            self.service.handle(ftype, seq, n, self.persist.save)
         if ctl.persist_due or ctl.alarms.log_dirty:
             # A flash write stalls the RP2040 for milliseconds: between
             # ticks only, and at most once a minute in steady running.

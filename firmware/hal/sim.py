@@ -66,14 +66,9 @@ class SimBoard:
             if ftype == P.T_STEP:
                 ok = self.step(seq, n)
             else:
-                if ftype == P.T_CMD:
-                    # Store before answering: what the host saw acknowledged
-                    # survives a power cut that follows.
-                    ok = svc.handle(ftype, seq, n, self.persist.save)
-                else:
-                    ok = svc.handle(ftype, seq, n)
-                if not ok:
-                    link._nak(seq, P.N_MODE, ftype)
+                # Store before answering a command: what the host saw
+                # acknowledged survives a power cut that follows.
+                ok = svc.handle(ftype, seq, n, self.persist.save)
             svc.last_key = key if ok else -1
             svc.account_heap()
 
@@ -92,10 +87,10 @@ class SimBoard:
         tick0 = (s[0] & 0xFFFF) | ((s[1] & 0xFFFF) << 16)
         count = s[2] & 0xFFFF
         if count == 0 or P.STEP_HEAD + count * 10 != n:
-            self.link._nak(seq, P.N_PAYLOAD, P.T_STEP)
+            self.link.nak(seq, P.N_PAYLOAD, P.T_STEP)
             return False
         if tick0 != ctl.tick_no + 1:
-            self.link._nak(seq, P.N_TICK, P.T_STEP)
+            self.link.nak(seq, P.N_TICK, P.T_STEP)
             return False
         ctl.dirty = False
         tick = ctl.tick
