@@ -12,7 +12,7 @@ except ImportError:  # CPython, for tests
 
 # Codes (codes.py) as private constants: compiled into the bytecode,
 # no RAM on the board. tests/firmware checks they match codes.py.
-_N_ALARMS = const(15)
+_N_ALARMS = const(16)
 _PRIO_NONE = const(0)
 _PRIO_HIGH = const(3)
 _EV_ALARM_ON = const(2)
@@ -28,7 +28,10 @@ class Alarms:
         # priorities, delays: sequences indexed by alarm id (delays in ticks,
         # at least 1: the condition must hold for that many consecutive ticks).
         self.events = events
-        self.prio = bytes(priorities)
+        # prio: each alarm's priority now (an escalation may raise it);
+        # prio0: its own, which it goes back to when it ends.
+        self.prio0 = priorities
+        self.prio = bytearray(priorities)
         self.delay = array("i", delays)
         self.count = array("i", bytes(4 * _N_ALARMS))
         self.active = 0    # bit per alarm whose condition is alarming now
@@ -56,16 +59,24 @@ class Alarms:
             if self.active & bit:
                 self.deactivate(tick, aid)
 
-    def activate(self, tick, aid, value):
+    def activate(self, tick, aid, value, escalate=0):
+        # Raise an alarm. With escalate (a priority), raise an active alarm's
+        # priority instead: a new raise event at that priority, logged, that
+        # does not latch; the alarm ends with its condition, as before.
         bit = 1 << aid
-        if self.active & bit:
-            return
-        self.active |= bit
-        p = self.prio[aid]
-        if p == _PRIO_HIGH:
-            self.latched |= bit
-            self.new_high = True
-        # A new alarm is never hidden by an audio pause.
+        if escalate:
+            if not (self.active & bit) or self.prio[aid] >= escalate:
+                return
+            self.prio[aid] = p = escalate
+        else:
+            if self.active & bit:
+                return
+            self.active |= bit
+            p = self.prio[aid]
+            if p == _PRIO_HIGH:
+                self.latched |= bit
+                self.new_high = True
+        # A new alarm (or a higher priority) is never hidden by an audio pause.
         self.audio_paused_until = -1
         self.events.push(tick, _EV_ALARM_ON, aid, p, value)
         i = (self.log_next % LOG_LEN) * 4
@@ -85,6 +96,7 @@ class Alarms:
         self.active &= ~bit
         self.count[aid] = 0
         self.events.push(tick, _EV_ALARM_OFF, aid, self.prio[aid], 0)
+        self.prio[aid] = self.prio0[aid]
         self._update_top()
 
     def acknowledge(self, tick):

@@ -8,6 +8,10 @@ SCHEMA = (
     ("name", str, None, None),
     ("hal", str, None, None),
     ("period_ms", int, 10, 1000),
+    # Link supervision on boards that keep their own time (rp2 HAL): host
+    # silence this long raises host_link_lost; 0 turns it off. Above the
+    # host's 5 s reply timeout, so one lost reply does not raise it.
+    ("link_timeout_s", int, 0, 600),
     ("limits.access_low_mmhg", int, -500, 0),
     ("limits.return_high_mmhg", int, 0, 600),
     ("limits.return_low_mmhg", int, -100, 200),
@@ -27,6 +31,8 @@ SCHEMA = (
     ("limits.delays_ms.clot", int, 0, 600000),
     ("limits.delays_ms.stasis", int, 0, 600000),
     ("limits.delays_ms.sensor_loss", int, 0, 10000),
+    # cartridge_exchange_due turns high after this long unconfirmed: at most 10 min.
+    ("limits.delays_ms.exchange_escalate", int, 0, 600000),
     ("therapy.flow_min_ml_min", int, 10, 1000),
     ("therapy.flow_max_ml_min", int, 10, 1000),
     ("therapy.flow_default_ml_min", int, 10, 1000),

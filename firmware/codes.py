@@ -32,7 +32,8 @@ AL_THERAPY_COMPLETE = 11
 AL_APTT_DUE = 12
 AL_POWER_RESTORED = 13   # the board restarted mid-therapy (power cut, watchdog)
 AL_SENSOR_LOSS = 14      # sensor samples missing (the sensor link is down)
-N_ALARMS = 15
+AL_HOST_LINK_LOST = 15   # no frame from the host for link_timeout_s (boards on their own clock)
+N_ALARMS = 16
 
 # Event kinds carried in replies
 EV_STATE = 1        # code=new state, a=old state, b=cause (command or alarm id)

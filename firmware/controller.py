@@ -26,7 +26,7 @@ _SAFE = const(7)
 _PRIO_LOW = const(1)
 _PRIO_MEDIUM = const(2)
 _PRIO_HIGH = const(3)
-_N_ALARMS = const(15)
+_N_ALARMS = const(16)
 _AL_AIR = const(1)
 _AL_ACCESS_LOW = const(2)
 _AL_RETURN_HIGH = const(3)
@@ -41,6 +41,7 @@ _AL_THERAPY_COMPLETE = const(11)
 _AL_APTT_DUE = const(12)
 _AL_POWER_RESTORED = const(13)
 _AL_SENSOR_LOSS = const(14)
+_AL_HOST_LINK_LOST = const(15)
 _EV_STATE = const(1)
 _EV_EXCHANGE_DUE = const(5)
 _EV_CARTRIDGE = const(6)
@@ -94,6 +95,7 @@ PRIORITIES = (
     _PRIO_LOW,     # aPTT check due
     _PRIO_HIGH,    # restarted mid-therapy: acknowledge before going on
     _PRIO_HIGH,    # sensor data lost
+    _PRIO_MEDIUM,  # host link lost (boards on their own clock): they go on protecting
 )
 
 # Alarms whose condition is only evaluated while the blood pump runs; they are
@@ -102,6 +104,8 @@ _RUNNING_ONLY = ((1 << _AL_ACCESS_LOW) | (1 << _AL_RETURN_HIGH) | (1 << _AL_RETU
                  | (1 << _AL_PRE_HIGH) | (1 << _AL_NO_FLOW) | (1 << _AL_FLOW_LOW)
                  | (1 << _AL_CLOT))
 _SENSOR_LOSS_BIT = 1 << _AL_SENSOR_LOSS
+_EXCHANGE_DUE_BIT = 1 << _AL_EXCHANGE_DUE
+_HOST_LINK_BIT = 1 << _AL_HOST_LINK_LOST
 _HIGH_MASK = 0
 for _i in range(_N_ALARMS):
     if PRIORITIES[_i] == _PRIO_HIGH:
@@ -162,6 +166,10 @@ class Controller:
         delays[_AL_CLOT] = _ticks(d["clot"], period)
         delays[_AL_STASIS] = _ticks(d["stasis"], period)
         delays[_AL_SENSOR_LOSS] = _ticks(d.get("sensor_loss", 500), period)
+        # cartridge_exchange_due is raised directly, never through a condition
+        # delay: its slots count the wait for confirmation instead, and after
+        # this long it escalates to high (the schema allows at most 10 min).
+        delays[_AL_EXCHANGE_DUE] = _ticks(d.get("exchange_escalate", 600000), period)
 
         self.events = EventQueue(32)
         self.alarms = Alarms(self.events, PRIORITIES, delays)
@@ -176,6 +184,11 @@ class Controller:
         self.boots = 1
         self.hang = 0            # test mode: ticks the control task stays stalled
         self.time_scale = 1      # test mode: the rp2 HAL's clock runs this much faster
+        # Link supervision, only on a board that keeps its own time (rp2 HAL):
+        # on the sim HAL the host owns time and missing samples are sensor loss.
+        self.link_s = cfg.get("link_timeout_s", 10) if cfg["hal"] == "rp2" else 0
+        self.link_limit = self.link_s * per_s   # ticks of silence; 0 = off
+        self.link_quiet = 0      # ticks since the host was last heard
         self.override = False    # start once with aPTT out of range (confirmed)
         self.persist_due = False # the HAL writes the therapy record between ticks
         self.state = _IDLE
@@ -201,6 +214,26 @@ class Controller:
         self.tick_no = t
         st = self.state
         al = self.alarms
+        lim = self.link_limit
+        if lim:
+            n = self.link_quiet
+            if n < lim:
+                n += 1
+                self.link_quiet = n
+                if n == lim:
+                    # The host is silent: say so, and go on protecting on our
+                    # own sensors (no safe state for this alone).
+                    al.activate(t, _AL_HOST_LINK_LOST, self.link_s)
+        if al.active & _EXCHANGE_DUE_BIT:
+            # Ticks the exchange has waited (reset when the alarm ends).
+            n = al.count[_AL_EXCHANGE_DUE]
+            lim = al.delay[_AL_EXCHANGE_DUE]
+            if n < lim:
+                n += 1
+                al.count[_AL_EXCHANGE_DUE] = n
+                if n == lim:
+                    # Nobody confirmed the exchange: the same alarm, now high.
+                    al.activate(t, _AL_EXCHANGE_DUE, self.cart_no, _PRIO_HIGH)
         if flags < 0:
             # No sensor data this period (flag bit 15). Decide nothing from
             # it; if it lasts, that is a high alarm while blood circulates.
@@ -247,6 +280,9 @@ class Controller:
                 al.activate(t, _AL_APTT_DUE, hep.last_aptt)
         elif st == _PAUSED or st == _SAFE:
             al.check(t, _AL_AIR, flags & 1, q)
+            al.check(t, _AL_STASIS, q < self.q_no_flow, q)
+        elif st == _EXCHANGE:
+            # Blood stands in the spent circuit until the exchange is confirmed.
             al.check(t, _AL_STASIS, q < self.q_no_flow, q)
         elif st == _PRIMING:
             acc = self.prime_acc + q
@@ -329,13 +365,23 @@ class Controller:
                     al.deactivate(t, aid)
                 aid += 1
             self.settle = 0
-        if to == _RUNNING:
+        if to != _PAUSED and to != _SAFE and to != _EXCHANGE:
+            # Blood flows again (running), or none stands in the circuit any
+            # more (priming a new cartridge, complete): no stasis.
             self.alarms.deactivate(t, _AL_STASIS)
             self.alarms.count[_AL_STASIS] = 0
         self.state = to
         self.events.push(t, _EV_STATE, to, frm, cause)
         self.dirty = True
         self.persist_due = True
+
+    # ---- the host link (between ticks) -------------------------------------
+
+    def host_seen(self):
+        # The service layer calls this for every good frame from the host.
+        self.link_quiet = 0
+        if self.alarms.active & _HOST_LINK_BIT:
+            self.alarms.deactivate(self.tick_no, _AL_HOST_LINK_LOST)
 
     # ---- operator commands (between ticks; may allocate; outputs follow at the next tick) -----------------
 
@@ -361,9 +407,17 @@ class Controller:
             if arg < 1 or arg > 1000:
                 return _E_RANGE
             self.time_scale = arg
+            # The link timeout is wall-clock time: the scaled period of
+            # hal/rp2.py (at least 1 ms) makes it more ticks.
+            self.link_limit = self.link_s * 1000 // (self.period_ms // arg or 1)
+            self.link_quiet = 0
             return _OK
         if code == _CMD_HEPARIN_START:
-            if st != _IDLE and st != _PRIMING and st != _READY:
+            # Only once primed, with the patient about to be connected: the
+            # loading bolus goes through the circuit, and in idle or priming
+            # it would be flushed to waste with the saline (or given before
+            # the patient is on the circuit).
+            if st != _READY:
                 return _E_STATE
             if self.hep.started:
                 return _E_STATE

@@ -10,6 +10,7 @@ ALARM_NAMES = (
     "return_pressure_low", "pre_pressure_high", "no_flow", "flow_low",
     "clot_suspected", "blood_stasis", "cartridge_exchange_due",
     "therapy_complete", "aptt_check_due", "power_restored", "sensor_loss",
+    "host_link_lost",
 )
 
 EVENT_NAMES = (

@@ -24,7 +24,9 @@ class OperatorPlan:
     aptt_every_h: float = 6.0
     lab_turnaround_min: float = 45.0
     start_delay_min: float = 2.0       # primed -> connect patient and start
-    exchange_delay_min: float = 10.0   # exchange due -> new cartridge confirmed
+    # exchange due -> new cartridge confirmed: just inside the board's 10
+    # minutes, after which an unconfirmed exchange escalates to a high alarm
+    exchange_delay_min: float = 9.9
     ack_delay_min: float = 2.0         # safe state -> alarms acknowledged
     resume_after_ack: bool = True
     pre_start_draw_min: float = 10.0   # heparin started -> first aPTT drawn
