@@ -1,7 +1,8 @@
 # The application: boot, restore, announce, run. main.py calls it. On a
 # Pico it runs from flash with board.json beside it; on the unix port (the
 # virtual board) it takes --board PATH, --fd N (the file descriptor of the
-# serial link) and --flash DIR (the board's flash).
+# serial link) and --flash DIR (the board's flash); the test bench may add
+# --cut-after K and --cut-file PATH (a power cut inside a storage write).
 
 import sys
 
@@ -19,6 +20,20 @@ def _arg(argv, name, default):
         if argv[i] == name:
             return argv[i + 1]
     return default
+
+
+def _ready(stream):
+    # ready(ms): does a byte arrive within ms (-1: wait for ever)? ipoll
+    # reuses its result, so waiting allocates nothing.
+    import select
+    poller = select.poll()
+    poller.register(stream, select.POLLIN)
+
+    def ready(ms):
+        for _ in poller.ipoll(ms):
+            return True
+        return False
+    return ready
 
 
 def main(argv):
@@ -47,7 +62,9 @@ def main(argv):
         micropython.kbd_intr(-1)  # a 0x03 byte on USB must not interrupt us
         rd = sys.stdin.buffer
         wr = sys.stdout.buffer
-    link = Link(rd, wr)
+    # A Pico's stdin fills a whole read before it returns: one byte at a
+    # time there; the pty of the virtual board returns what it holds.
+    link = Link(rd, wr, _ready(rd), one_byte=fd is None)
     # Each part is built right after its module loads, and garbage is
     # collected in between: on a small heap the order decides whether the
     # blocks fit.
@@ -62,10 +79,20 @@ def main(argv):
     gc.collect()
     from persist import Persistence
     from storage import FileStorage
-    persist = Persistence(FileStorage(_arg(argv, "--flash", "")), ctl)
+    storage = FileStorage(_arg(argv, "--flash", ""))
+    cut = _arg(argv, "--cut-after", None)
+    cut_file = _arg(argv, "--cut-file", None)
+    if cut is not None or cut_file is not None:
+        # Test bench only: the power fails part-way through a storage
+        # write (cutstorage.py, docs/reliability.md).
+        from cutstorage import CutStorage
+        storage = CutStorage(storage, int(cut) if cut is not None else -1, cut_file,
+                             lambda: {"tick": ctl.tick_no, "record": ctl.record()})
+    persist = Persistence(storage, ctl)
     svc.persist = persist
     hal.persist = persist
     notice = persist.boot()
+    svc.boot_notice = notice
     if "--heap-stats" in argv:
         svc.heap_stats = True
         svc.account_heap()

@@ -1,8 +1,22 @@
-# Frame transport over a byte stream (a pty, USB CDC or a UART): reads one
-# frame at a time into preallocated buffers, resynchronises on garbage, and
-# answers frames it cannot accept with a NAK. Frame *meaning* is not here.
+# Frame transport over a byte stream (a pty, USB CDC or a UART): gathers
+# bytes into one preallocated receive buffer and finds frames in it. Frame
+# *meaning* is not here.
+#
+# Receiving rules (docs/protocol.md, "Receiving"):
+# - a byte that does not start a header with a valid check byte is skipped,
+#   silently: a damaged header names no type or SEQ that could be trusted;
+# - a header with a wrong version, an unknown type or a length other than
+#   the type's own is refused (NAK) at once, before any payload is awaited,
+#   and the search goes on from the byte after its start byte;
+# - a frame whose CRC-32 fails is refused (NAK 2) and the search goes on
+#   from the byte after its start byte, so that a good frame hidden behind
+#   a truncated one is still found;
+# - a frame left incomplete for FRAME_TIMEOUT_MS is given up the same way.
+# Only a whole frame with both checks good is handed on, always from the
+# start of the buffer, and nothing of an earlier frame can leak into it.
 
 import struct
+import time
 
 import protocol as P
 
@@ -10,118 +24,234 @@ try:
     from array import array
     import uctypes
 
-    def _sample_buffers(nbytes):
-        # int16 view for the control loop and a byte view for readinto,
-        # over the same memory.
+    def _rx_buffers(nbytes):
+        # An int16 view (STEP samples) and a byte view over the same memory.
         a = array("h", bytes(nbytes))
         return a, uctypes.bytearray_at(uctypes.addressof(a), nbytes)
+
+    _ticks_ms = time.ticks_ms
+    _ticks_diff = time.ticks_diff
+    _sleep_ms = time.sleep_ms
 except ImportError:  # CPython, for tests
-    def _sample_buffers(nbytes):
+    def _rx_buffers(nbytes):
         b = bytearray(nbytes)
         return memoryview(b).cast("h"), b
 
+    def _ticks_ms():
+        return int(time.monotonic() * 1000)
+
+    def _ticks_diff(a, b):
+        return a - b
+
+    def _sleep_ms(ms):
+        time.sleep(ms / 1000)
+
+_SOF = bytes((P.SOF,))
+
 
 class Link:
-    def __init__(self, rd, wr):
-        # rd: stream with readinto(); wr: stream with write().
+    # rd: a stream with readinto(); wr: a stream with write().
+    # ready(ms): True when rd has a byte within ms (-1: wait for ever); None
+    #   when reads may simply block (tests on in-memory streams).
+    # one_byte: read a byte at a time (a Pico's stdin blocks until a read
+    #   is filled; the pty of the virtual board returns what it has).
+    def __init__(self, rd, wr, ready=None, one_byte=False, timeout_ms=P.FRAME_TIMEOUT_MS):
         self.rd = rd
         self.wr = wr
-        self.hdr = bytearray(P.HEADER_LEN)
-        self.trl = bytearray(P.TRAILER_LEN)
-        self.one = bytearray(1)
-        nbytes = P.max_payload(P.T_STEP)
-        self.samples, self.sbytes = _sample_buffers(nbytes)
-        self.sview = memoryview(self.sbytes)
-        self.pbuf = bytearray(64)
-        self.pview = memoryview(self.pbuf)
+        self.ready = ready
+        self.one_byte = one_byte
+        self.timeout_ms = timeout_ms
+        self.cap = P.MAX_FRAME
+        arr, self.rx = _rx_buffers(self.cap)
+        self.rview = memoryview(self.rx)
+        # The payload of the frame handed on starts at HEADER_LEN: the STEP
+        # samples as int16 (4 int16 = the 8 header bytes before them).
+        self.samples = memoryview(arr)[P.HEADER_LEN // 2:]
+        self.s = 0          # where the frame being looked for starts
+        self.n = 0          # end of the bytes held
+        self.held = 0       # length of the frame handed on, consumed at the next recv
+        self.t_last = 0     # when the last byte of an incomplete frame came
+        self.crc = 0        # CRC-32 of the frame handed on
         self.tx = bytearray(P.HEADER_LEN + 1024 + P.TRAILER_LEN)
-        self.tview = memoryview(self.tx)
+        self.nbuf = bytearray(P.HEADER_LEN + 2 + P.TRAILER_LEN)
         self.tx_len = 0
         self.rx_frames = 0
         self.rx_errors = 0
         self.rx_skipped = 0
+        self.rx_timeouts = 0
         self.tx_frames = 0
 
-    def _fill(self, mv):
-        # Read exactly len(mv) bytes.
-        got = 0
-        n = len(mv)
-        while got < n:
-            k = self.rd.readinto(mv[got:])
-            if not k:
-                raise OSError("link closed")
-            got += k
+    def _drop(self):
+        # Give up the candidate frame at s: search again from s + 1.
+        self.s += 1
+        if self.s >= self.n:
+            self.s = self.n = 0
 
-    def _sync(self):
-        # Read a header, skipping bytes until one with a valid check byte.
-        h = self.hdr
-        hv = memoryview(h)
-        self._fill(hv)
-        while h[0] != P.SOF or P.crc8(h, 7) != h[7]:
-            self.rx_skipped += 1
-            # Shift by one byte and read one more.
-            for i in range(P.HEADER_LEN - 1):
-                h[i] = h[i + 1]
-            self._fill(memoryview(self.one))
-            h[P.HEADER_LEN - 1] = self.one[0]
+    def _refuse(self, seq, reason, ftype):
+        self.nak(seq, reason, ftype)
+        self._drop()
 
-    def _discard(self, n):
-        while n > 0:
-            k = n if n < len(self.pbuf) else len(self.pbuf)
-            self._fill(self.pview[:k])
-            n -= k
-
-    def recv(self):
-        # Wait for the next good frame. Returns (type, seq, payload length);
-        # the payload is in self.samples/self.sbytes (STEP) or self.pbuf.
-        # Bad frames are answered with a NAK and skipped.
+    def _scan(self):
+        # Look for a frame at rx[s:n]. Returns 0 when a whole good frame
+        # starts at s, else how many more bytes are needed to decide.
+        rx = self.rx
         while True:
-            self._sync()
-            h = self.hdr
-            ftype = h[2]
-            seq = h[3]
-            n = h[4] | (h[5] << 8)
-            if h[1] != P.VERSION:
-                self._discard(n + P.TRAILER_LEN)
-                self.nak(seq, P.N_VERSION, ftype)
+            s = self.s
+            n = self.n
+            if s < n and rx[s] != P.SOF:
+                k = rx.find(_SOF, s, n)
+                if k < 0:
+                    k = n
+                self.rx_skipped += k - s
+                self.s = s = k
+            if s >= n:
+                self.s = self.n = 0
+                return P.HEADER_LEN
+            have = n - s
+            if have < P.HEADER_LEN:
+                return P.HEADER_LEN - have
+            if P.crc8(rx, 7, s) != rx[s + 7]:
+                self.rx_skipped += 1
+                self._drop()
                 continue
-            limit = P.max_payload(ftype)
-            if limit < 0 or n > limit or (ftype == P.T_STEP and (n - P.STEP_HEAD) % 10):
-                if n <= P.MAX_PAYLOAD:
-                    self._discard(n + P.TRAILER_LEN)
-                self.nak(seq, P.N_TYPE if limit < 0 else P.N_LENGTH, ftype)
+            ftype = rx[s + 2]
+            seq = rx[s + 3]
+            length = rx[s + 4] | (rx[s + 5] << 8)
+            if rx[s + 1] != P.VERSION:
+                self._refuse(seq, P.N_VERSION, ftype)
                 continue
-            body = self.sview[:n] if ftype == P.T_STEP else self.pview[:n]
-            self._fill(body)
-            self._fill(memoryview(self.trl))
-            crc = P.crc32(body, P.crc32(h))
-            got = struct.unpack_from("<I", self.trl, 0)[0]
+            ok = P.length_ok(ftype, length)
+            if ok < 0:
+                self._refuse(seq, P.N_TYPE, ftype)
+                continue
+            if ok == 0:
+                self._refuse(seq, P.N_LENGTH, ftype)
+                continue
+            end = P.HEADER_LEN + length
+            total = end + P.TRAILER_LEN
+            if have < total:
+                return total - have
+            t = s + end
+            got = rx[t] | (rx[t + 1] << 8) | (rx[t + 2] << 16) | (rx[t + 3] << 24)
+            crc = P.crc32(self.rview[s:t])
             if crc != got:
-                self.nak(seq, P.N_CRC, ftype)
+                self._refuse(seq, P.N_CRC, ftype)
                 continue
-            self.rx_frames += 1
-            return ftype, seq, n
+            self.crc = crc
+            return 0
+
+    def _compact(self):
+        # Move the held bytes rx[s:n] to the start of the buffer, in pieces
+        # no longer than s so that no piece overlaps its own destination.
+        s = self.s
+        if s == 0:
+            return
+        m = self.n - s
+        rx = self.rx
+        v = self.rview
+        d = 0
+        while d < m:
+            c = m - d if m - d < s else s
+            rx[d:d + c] = v[s + d:s + d + c]
+            d += c
+        self.s = 0
+        self.n = m
+
+    def _read(self, want, wait_ms):
+        # Add up to `want` bytes, waiting at most wait_ms for the first.
+        if self.ready is not None and not self.ready(wait_ms):
+            return 0
+        if self.one_byte:
+            want = 1
+        k = self.rd.readinto(self.rview[self.n:self.n + want])
+        if k is None:
+            return 0  # a non-blocking stream had nothing after all
+        if not k:
+            raise OSError("link closed")
+        self.n += k
+        return k
+
+    def recv(self, block=True):
+        # The next good frame as (type, seq, payload length), its payload at
+        # rx[HEADER_LEN:] (STEP samples also in self.samples). Refused frames
+        # are answered with a NAK on the way. With block False, returns None
+        # as soon as no byte is waiting (a board on its own clock).
+        if self.held:
+            self.s = self.held
+            self.held = 0
+            if self.s >= self.n:
+                self.s = self.n = 0
+        while True:
+            need = self._scan()
+            if need == 0:
+                break
+            if self.n + need > self.cap:
+                self._compact()
+            if self.s == self.n:
+                # Nothing held: wait for the next frame as long as it takes.
+                if self._read(need, -1 if block else 0):
+                    self.t_last = _ticks_ms()
+                elif not block:
+                    return None
+                continue
+            # Part of a frame is held: the rest must follow without a pause
+            # longer than timeout_ms.
+            left = self.timeout_ms - _ticks_diff(_ticks_ms(), self.t_last)
+            if self.ready is None or left > 0:
+                if self._read(need, left if block else 0):
+                    self.t_last = _ticks_ms()
+                    continue
+                if not block:
+                    return None
+                continue  # waited the rest of the time: it times out next
+            # The frame stopped short: give it up and look again behind its
+            # start byte.
+            self.rx_timeouts += 1
+            self._drop()
+        if self.s:
+            self._compact()
+        rx = self.rx
+        length = rx[4] | (rx[5] << 8)
+        self.held = P.HEADER_LEN + length + P.TRAILER_LEN
+        self.rx_frames += 1
+        return rx[2], rx[3], length
 
     def nak(self, seq, reason, ftype):
-        # Refuse a frame: reason (P.N_*) and the refused type.
+        # Refuse a frame: reason (P.N_*) and the refused type. A NAK has its
+        # own buffer, so that tx keeps the last reply for a retransmission.
         self.rx_errors += 1
-        buf = self.tx
+        buf = self.nbuf
         struct.pack_into(P.NAK_FMT, buf, P.HEADER_LEN, reason, ftype)
-        self.send(P.T_NAK, seq, 2)
+        self._frame(buf, P.T_NAK, seq, 2)
+        self._write(buf, len(buf))
+        self.tx_frames += 1
 
     def send(self, ftype, seq, n):
         # Send the n payload bytes already placed at tx[HEADER_LEN:].
-        buf = self.tx
-        P.put_header(buf, ftype, seq, n)
-        end = P.HEADER_LEN + n
-        crc = P.crc32(self.tview[:end])
-        struct.pack_into("<I", buf, end, crc)
-        self.tx_len = end + P.TRAILER_LEN
-        self.wr.write(self.tview[:self.tx_len])
+        self.tx_len = self._frame(self.tx, ftype, seq, n)
+        self._write(self.tx, self.tx_len)
         self.tx_frames += 1
 
     def resend(self):
-        # Repeat the last frame sent (the host retried a frame we answered).
+        # Repeat the last reply sent (the host retried a frame we answered).
         if self.tx_len:
-            self.wr.write(self.tview[:self.tx_len])
+            self._write(self.tx, self.tx_len)
             self.tx_frames += 1
+
+    @staticmethod
+    def _frame(buf, ftype, seq, n):
+        # Header and CRC around the n payload bytes in buf; the frame length.
+        P.put_header(buf, ftype, seq, n)
+        end = P.HEADER_LEN + n
+        struct.pack_into("<I", buf, end, P.crc32(memoryview(buf)[:end]))
+        return end + P.TRAILER_LEN
+
+    def _write(self, buf, n):
+        # Write buf[:n] whole: a non-blocking stream may take part of it.
+        off = 0
+        v = memoryview(buf)
+        while off < n:
+            k = self.wr.write(v[off:n])
+            off += k or 0
+            if off < n:
+                _sleep_ms(1)

@@ -14,6 +14,12 @@ MAX_PAYLOAD = 4096
 MAX_SAMPLES = 400          # control periods per STEP frame
 SAMPLE_CHANNELS = 5        # p_access, p_pre, p_return, q_blood, flags
 STEP_HEAD = 8              # tick0 u32, n u16, reserved u16
+SAMPLE_BYTES = SAMPLE_CHANNELS * 2
+# The longest frame a host may send: a STEP with MAX_SAMPLES samples.
+MAX_FRAME = HEADER_LEN + STEP_HEAD + MAX_SAMPLES * SAMPLE_BYTES + TRAILER_LEN
+# A frame whose bytes stop coming for this long is given up (a byte at
+# 115,200 baud takes 0.09 ms; USB and a pty deliver a whole frame at once).
+FRAME_TIMEOUT_MS = 200
 
 # Frame types, host -> board; a reply has the same type | 0x80.
 T_HELLO = 0x01
@@ -27,7 +33,7 @@ T_NAK = 0x7F
 T_BOOT = 0x7E              # board -> host, unsolicited, once at every boot
 
 # NAK reasons
-N_HEADER = 1    # header check byte wrong
+N_HEADER = 1    # reserved: a header with a wrong check byte is skipped, never answered
 N_CRC = 2       # frame CRC-32 wrong
 N_VERSION = 3   # protocol version not supported
 N_TYPE = 4      # unknown frame type
@@ -66,11 +72,11 @@ def _crc8_table():
 _CRC8 = _crc8_table()
 
 
-def crc8(buf, n):
-    # CRC-8/SMBUS (poly 0x07, init 0) of the first n bytes of buf.
+def crc8(buf, n, off=0):
+    # CRC-8/SMBUS (poly 0x07, init 0) of the n bytes of buf from off.
     c = 0
     t = _CRC8
-    for i in range(n):
+    for i in range(off, off + n):
         c = t[c ^ buf[i]]
     return c
 
@@ -106,3 +112,17 @@ def max_payload(ftype):
     if ftype == T_HELLO or ftype == T_STATUS or ftype == T_DIAG or ftype == T_LOG:
         return 0
     return -1
+
+
+def length_ok(ftype, n):
+    # Is n the payload length of a host frame of this type? 1 yes, 0 no,
+    # -1 the type is unknown. Decided from the header alone: HELLO, STATUS,
+    # DIAG and LOG carry nothing, CMD exactly CMD_LEN bytes, STEP its head
+    # and 1..MAX_SAMPLES whole samples.
+    if ftype == T_STEP:
+        k = n - STEP_HEAD
+        return 1 if k > 0 and k <= MAX_SAMPLES * SAMPLE_BYTES and k % SAMPLE_BYTES == 0 else 0
+    limit = max_payload(ftype)
+    if limit < 0:
+        return -1
+    return 1 if n == limit else 0

@@ -18,7 +18,11 @@ class Service:
         self.persist = persist
         self.board_name = cfg["name"]
         self.hal_name = hal_name
-        self.last_key = -1   # (type << 8 | seq) of the frame last answered
+        # The frame last answered, to tell a retransmission (same TYPE, SEQ
+        # and bytes: same CRC-32) from a new request that reuses a SEQ.
+        self.last_key = -1   # type << 8 | seq, or -1
+        self.last_crc = 0
+        self.boot_notice = None  # this boot's BOOT notice, repeated in HELLO
         # Heap accounting for benchmarks: when on, the board collects after
         # every frame and records the most heap in use just before (live
         # data plus one frame's garbage). Off in normal use: it costs time.
@@ -69,6 +73,29 @@ class Service:
         buf[P.HEADER_LEN:P.HEADER_LEN + len(data)] = data
         self.link.send(rtype, seq, len(data))
 
+    def serve(self, ftype, seq, n, step=None, save=None):
+        # Answer one good frame from the link: a retransmission of the frame
+        # last answered gets the same reply again without acting twice; a
+        # STEP goes to step(seq, n) (HALs that take samples from the host);
+        # anything else to handle(). save() stores what a frame changed
+        # before the reply goes out.
+        link = self.link
+        self.ctl.host_seen()
+        key = (ftype << 8) | seq
+        if key == self.last_key and link.crc == self.last_crc:
+            link.resend()
+            return
+        if ftype == P.T_STEP and step is not None:
+            ok = step(seq, n)
+        else:
+            ok = self.handle(ftype, seq, n, save)
+        if ok:
+            self.last_key = key
+            self.last_crc = link.crc
+        else:
+            self.last_key = -1
+        self.account_heap()
+
     def hello(self):
         impl = sys.implementation
         return {
@@ -81,6 +108,7 @@ class Service:
             "period_ms": self.ctl.period_ms,
             "max_samples": P.MAX_SAMPLES,
             "test_mode": self.ctl.test_mode,
+            "boot": self.boot_notice,
         }
 
     def diag(self):
@@ -95,6 +123,7 @@ class Service:
             "rx_frames": link.rx_frames,
             "rx_errors": link.rx_errors,
             "rx_skipped": link.rx_skipped,
+            "rx_timeouts": link.rx_timeouts,
             "tx_frames": link.tx_frames,
             "events_dropped": self.ctl.events.dropped,
             "storage_writes": self.persist.writes if self.persist else 0,
@@ -106,7 +135,7 @@ class Service:
         # Answer a non-STEP frame; a type not served here gets a NAK and
         # False. before_reply runs between acting on a command and answering.
         if ftype == P.T_CMD:
-            code, _r, _r2, arg = struct.unpack_from(P.CMD_FMT, self.link.pbuf, 0)
+            code, _r, _r2, arg = struct.unpack_from(P.CMD_FMT, self.link.rx, P.HEADER_LEN)
             result = self.ctl.command(code, arg)
             if before_reply is not None:
                 before_reply()

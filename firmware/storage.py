@@ -2,8 +2,9 @@
 # atomic: the new content goes to a temporary file which then replaces the
 # old one by rename, so a power cut leaves either the old or the new file,
 # never a torn one (littlefs on the Pico, POSIX rename on the virtual board).
-# Anything with read/write_atomic/remove can stand in, e.g. a wrapper that
-# cuts the power part-way through a write.
+# Anything with read/write_atomic/remove can stand in, e.g. the test
+# bench's wrapper that cuts the power part-way through a write
+# (cutstorage.py; write_torn says what such a cut leaves).
 
 import os
 
@@ -36,6 +37,14 @@ class FileStorage:
             f.flush()
         os.rename(tmp, path)
 
+    def write_torn(self, name, data, n):
+        # What the power leaves when it fails after the first n bytes of
+        # write_atomic(name, data): those bytes in the temporary file, no
+        # rename. (littlefs on a Pico may keep even less; never more.)
+        with open(self._path(name) + ".tmp", "wb") as f:
+            f.write(data[:n])
+            f.flush()
+
     def remove(self, name):
         try:
             os.remove(self._path(name))
@@ -54,6 +63,9 @@ class MemoryStorage:
 
     def write_atomic(self, name, data):
         self.files[name] = bytes(data)
+
+    def write_torn(self, name, data, n):
+        self.files[name + ".tmp"] = bytes(data[:n])
 
     def remove(self, name):
         self.files.pop(name, None)

@@ -65,12 +65,19 @@ class VirtualBoard:
         module_path: folders MicroPython searches for modules before its
             own (``MICROPYPATH``); default: ``hil/fakepico`` for a board
             config with the rp2 HAL, nothing otherwise.
+        cut_after: test bench: the power fails inside a storage write after
+            this many more bytes (``--cut-after``, firmware/cutstorage.py);
+            applies to every launch while set.
+        cut_file: test bench: a file (outside the flash) the host writes a
+            byte budget into to arm such a cut later; the firmware writes
+            ``<cut_file>.report`` before it dies (``--cut-file``).
     """
 
     def __init__(self, board: str = "virtual", heapsize: str = "192K",
                  log: Path | None = None, heap_stats: bool = False,
                  flash: Path | None = None, compiled: bool = True,
-                 module_path: Sequence[str | Path] | None = None) -> None:
+                 module_path: Sequence[str | Path] | None = None,
+                 cut_after: int | None = None, cut_file: Path | None = None) -> None:
         self.board_path = board_config_path(board).resolve()
         if not self.board_path.exists():
             raise FileNotFoundError(f"board config {self.board_path} does not exist")
@@ -91,6 +98,8 @@ class VirtualBoard:
         self._powered = False
         self._supervisor: threading.Thread | None = None
         self.resets = 0
+        self.cut_after = cut_after
+        self.cut_file = cut_file
 
     # -- life cycle -------------------------------------------------------------
 
@@ -102,6 +111,10 @@ class VirtualBoard:
         self._master, self._slave = os.openpty()
         tty.setraw(self._slave)
         tty.setraw(self._master)
+        # The board reads without blocking (firmware/link.py): a frame that
+        # stops short must time out, not hold the read until more bytes come.
+        # Only the board uses the master side; this process just keeps it open.
+        os.set_blocking(self._master, False)
         self.port = os.ttyname(self._slave)
         if self.log is not None:
             self.log.parent.mkdir(parents=True, exist_ok=True)
@@ -117,6 +130,10 @@ class VirtualBoard:
                "--fd", str(self._master), "--flash", str(self.flash)]
         if self.heap_stats:
             cmd.append("--heap-stats")
+        if self.cut_after is not None:
+            cmd += ["--cut-after", str(self.cut_after)]
+        if self.cut_file is not None:
+            cmd += ["--cut-file", str(self.cut_file)]
         out: IO[bytes] | int = self._log_file if self._log_file is not None else subprocess.DEVNULL
         env = None
         if self.module_path:

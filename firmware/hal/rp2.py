@@ -4,7 +4,6 @@
 # that a reset or a dead pin fails closed. The control tick runs on the
 # board's own clock; the link carries commands, status and events.
 
-import select
 import time
 
 import machine
@@ -75,8 +74,6 @@ class Rp2Board:
         self.flow_per_pulse = cal["flow_per_pulse_rate"]  # 0.1 mL/min per pulse/s
         flow_pin = machine.Pin(pins["flow_pulse"], machine.Pin.IN)
         flow_pin.irq(self._pulse, machine.Pin.IRQ_RISING)
-        self.poll = select.poll()
-        self.poll.register(link.rd, select.POLLIN)
         self.wdt = None
         if cfg.get("watchdog_ms"):
             self.wdt = machine.WDT(timeout=cfg["watchdog_ms"])
@@ -111,10 +108,14 @@ class Rp2Board:
         # decide, actuate, feed the watchdog.
         ctl = self.ctl
         period = self.period
-        # Frames from the host between ticks; never wait for them.
-        while self.poll.poll(0):
-            ftype, seq, n = self.link.recv()
-            self.service.handle(ftype, seq, n, self.persist.save)
+        # Frames from the host between ticks; never wait for them, and never
+        # for the rest of a frame that stopped short (it times out).
+        link = self.link
+        while True:
+            f = link.recv(False)
+            if f is None:
+                break
+            self.service.serve(f[0], f[1], f[2], None, self.persist.save)
         if ctl.persist_due or ctl.alarms.log_dirty:
             # A flash write stalls the RP2040 for milliseconds: between
             # ticks only, and at most once a minute in steady running.

@@ -56,21 +56,13 @@ class SimBoard:
     def run(self):
         link = self.link
         svc = self.service
+        step = self.step
+        # Store before answering a command: what the host saw acknowledged
+        # survives a power cut that follows.
+        save = self.persist.save
         while True:
             ftype, seq, n = link.recv()
-            key = (ftype << 8) | seq
-            if key == svc.last_key:
-                # The host did not get our answer and sent the frame again.
-                link.resend()
-                continue
-            if ftype == P.T_STEP:
-                ok = self.step(seq, n)
-            else:
-                # Store before answering a command: what the host saw
-                # acknowledged survives a power cut that follows.
-                ok = svc.handle(ftype, seq, n, self.persist.save)
-            svc.last_key = key if ok else -1
-            svc.account_heap()
+            svc.serve(ftype, seq, n, step, save)
 
     def reset(self):
         # Leave; the virtual board's supervisor starts us again.

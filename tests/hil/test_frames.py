@@ -49,8 +49,8 @@ def test_reply_vector_decodes() -> None:
     r = frames.decode_reply(bytes.fromhex(vec["payload"]))
     assert r.consumed == 2
     assert list(r.status.__dict__.values()) == vec["fields"]["status"]
-    assert r.status.state_name == "running"
-    assert r.status.clamp_open
+    assert r.status.state_name == "safe"
+    assert not r.status.clamp_open and r.status.pump == 0
     assert [[e.tick, e.kind, e.code, e.a, e.b] for e in r.events] == vec["fields"]["events"]
 
 

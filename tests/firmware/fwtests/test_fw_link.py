@@ -67,8 +67,7 @@ def test_link_receives_vector_frames():
         link = Link(pipe, pipe)
         ftype, seq, n = link.recv()
         assert (ftype, seq, n) == (v["type"], v["seq"], len(unhex(v["payload"]))), v["name"]
-        body = link.sbytes if ftype == P.T_STEP else link.pbuf
-        assert bytes(body[:n]) == unhex(v["payload"])
+        assert bytes(link.rx[P.HEADER_LEN:P.HEADER_LEN + n]) == unhex(v["payload"])
 
 
 def test_corrupt_frames():
@@ -102,10 +101,7 @@ def _board(data):
 def _serve(board, frames_expected):
     for _ in range(frames_expected):
         ftype, seq, n = board.link.recv()
-        if ftype == P.T_STEP:
-            board.step(seq, n)
-        else:
-            board.service.handle(ftype, seq, n)
+        board.service.serve(ftype, seq, n, board.step)
 
 
 def test_step_vector_runs_two_ticks():
