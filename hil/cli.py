@@ -103,6 +103,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    from hil.frames import P
     from hil.progress import ProgressBar
     from hil.record import write_junit, write_record
     from hil.runner import RunOptions, run_scenario
@@ -119,6 +120,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     for sc in scenarios:
         bar = ProgressBar(sc.name) if not args.quiet else None
         opts = RunOptions(port=args.port, board=args.board, speed=speed, record_dir=args.record,
+                          max_batch=1 if args.lockstep else P.MAX_SAMPLES,
                           firmware_log=str(out / f"{sc.name}.firmware.log") if args.port is None else None,
                           progress=bar)
         r = run_scenario(sc, opts)
@@ -193,9 +195,11 @@ def build_parser() -> argparse.ArgumentParser:
     pace.add_argument("--realtime", action="store_true", help="lock virtual time to real time")
     pace.add_argument("--speed", type=float, default=None, help="lock virtual time to N x real time "
                       "(a board that keeps its own time: run its clock N x faster, test mode only)")
+    ru.add_argument("--lockstep", action="store_true", help="one control period per STEP frame "
+                    "(the same run, many more frames)")
     ru.add_argument("--record", default=None, metavar="DIR", help="record serial traffic and plant "
                     "inputs for replay")
-    ru.add_argument("--out", default="out/scenarios", help="folder of the JSON records")
+    ru.add_argument("--out", default="out/scenarios", help="folder of the JSON records and traces")
     ru.add_argument("--junit", default=None, help="JUnit XML file (default: junit.xml in --out)")
     ru.add_argument("--quiet", action="store_true", help="no progress bar")
     ru.set_defaults(func=_cmd_run)

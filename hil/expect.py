@@ -1,9 +1,11 @@
 """Expectations and measurements, decided on the run's virtual time line.
 
 Nothing here reads the wall clock. A run leaves a :class:`Timeline`: the
-firmware's events and the harness's own (steps, operator actions) with
-their virtual ticks, every change of the board's status block, and the
-plant's trace. Each expectation is decided at a virtual time (when the
+firmware's events and the harness's own (steps, operator actions, the
+state a board boots into) with their virtual ticks, every change of the
+board's status block, the windows in which the board had no power (it
+drives nothing then: pump 0, clamp closed, heparin 0), and the plant's
+trace. Each expectation is decided at a virtual time (when the
 awaited alarm came, or when its deadline passed without it) and keeps what
 was seen; each measurement has a value, a unit, limits and an outcome of
 ``pass``, ``marginal`` (inside the limits, outside the marginal band) or
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 import bisect
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from hil import frames
@@ -40,6 +42,8 @@ class Timeline:
         self.trace_rows: list[tuple[float, ...]] = []
         self.end_tick = 0
         self.counters: dict[str, int] = {}
+        # [cut, boot) tick windows in which the board had no power.
+        self.off_windows: list[tuple[int, int]] = []
 
     # -- recording --------------------------------------------------------------
 
@@ -55,6 +59,30 @@ class Timeline:
         elif not self.statuses or status != self.statuses[-1]:
             self.status_ticks.append(tick)
             self.statuses.append(status)
+
+    def power_off(self, tick: int, until: int) -> None:
+        """The board loses power after ``tick`` and boots at ``until``.
+
+        An unpowered board drives nothing: from ``tick`` on, the status in
+        effect has the pump at 0, the clamp closed, no heparin and no alarm
+        sound, until the board's first status after it booted.
+        """
+        self.off_windows.append((tick, until))
+        last = self.status_at(tick)
+        if last is not None:
+            self.add_status(tick, replace(last, pump=0, heparin=0,
+                                          flags=last.flags & ~(frames.P.F_CLAMP_OPEN | frames.P.F_AUDIBLE)))
+
+    def unpowered(self, tick: int) -> bool:
+        """Whether the board had no power after ``tick``."""
+        return any(a <= tick < b for a, b in self.off_windows)
+
+    def state_name_at(self, tick: int) -> str:
+        """The board's state after ``tick``: ``off`` without power, ``""`` before any status."""
+        if self.unpowered(tick):
+            return "off"
+        s = self.status_at(tick)
+        return s.state_name if s is not None else ""
 
     # -- queries ----------------------------------------------------------------
 
@@ -75,19 +103,19 @@ class Timeline:
             return e["type"] == a.name
         return False
 
-    def anchor_tick(self, a: Anchor, since: int = 0) -> int | None:
-        """Tick of the nth occurrence of an anchor (at or after ``since``), or None."""
+    def anchor_tick(self, a: Anchor) -> int | None:
+        """Tick of the nth occurrence of an anchor in the whole run, or None.
+
+        This is the one meaning of ``#n`` (``nth``) everywhere: as an anchor
+        of a time and as the filter of a measurement alike, counted from
+        the start of the run, never from the start of a window.
+        """
         if a.kind == "start":
             return 0
         if a.kind == "end":
             return self.end_tick
-        n = 0
-        for e in self.events:
-            if e["tick"] >= since and self.matches(e, a):
-                n += 1
-                if n == a.nth:
-                    return e["tick"]
-        return None
+        ticks = sorted(e["tick"] for e in self.events if self.matches(e, a))
+        return ticks[a.nth - 1] if len(ticks) >= a.nth else None
 
     def when_tick(self, w: When) -> int | None:
         base = self.anchor_tick(w.anchor)
@@ -99,6 +127,8 @@ class Timeline:
         return self.statuses[i] if i >= 0 else None
 
     def describe_state(self, tick: int) -> str:
+        if self.unpowered(tick):
+            return "board unpowered (pump 0 mL/min, clamp closed, heparin 0 U/h)"
         s = self.status_at(tick)
         if s is None:
             return "no status"
@@ -191,28 +221,35 @@ def evaluate(x: Expectation, tl: Timeline) -> Check:
     deadline = start + tl.ticks(x.within_s)
     found_tick: int | None = None
     detail = ""
+    other_priority: list[dict[str, Any]] = []
     if x.kind == "alarm":
-        hits = [e for e in tl.events if e["type"] == "alarm" and e["alarm"] == x.target and e["tick"] >= start]
-        if hits:
-            e = hits[0]
+        # Any raise of the alarm in the window counts, the first one or a
+        # later one (raised again, or escalated to another priority).
+        hits = sorted((e for e in tl.events if e["type"] == "alarm" and e["alarm"] == x.target
+                       and e["tick"] >= start), key=lambda e: e["tick"])
+        good = [e for e in hits if not x.priority or e["priority"] == x.priority]
+        other_priority = [e for e in hits if e not in good and e["tick"] <= deadline]
+        if good:
+            e = good[0]
             found_tick = e["tick"]
             detail = f"alarm {x.target} ({e['priority']}) at t={e['t_s']:g} s, value {e.get('value')}"
-            if x.priority and e["priority"] != x.priority and found_tick <= deadline:
-                return Check(name, x.kind, "fail", e["t_s"], expected,
-                             f"{detail}: priority {e['priority']}, not {x.priority}", x.line)
     elif x.kind == "state":
-        # Entered after the anchor (being in it already does not count).
-        hits = [e for e in tl.events if e["type"] == "state" and e["to"] == x.target and e["tick"] >= start]
+        # Entered after the anchor (being in it already does not count; the
+        # state a board boots into is entered at its boot).
+        hits = sorted((e for e in tl.events if e["type"] == "state" and e["to"] == x.target
+                       and e["tick"] >= start), key=lambda e: e["tick"])
         if hits:
             found_tick = hits[0]["tick"]
-            detail = f"state {x.target} entered at t={hits[0]['t_s']:g} s"
+            how = " (at a restart of the board)" if hits[0].get("cause") == "boot" else ""
+            detail = f"state {x.target} entered at t={hits[0]['t_s']:g} s{how}"
     else:
         i = max(0, bisect.bisect_right(tl.status_ticks, start) - 1)
         for tick, s in zip(tl.status_ticks[i:], tl.statuses[i:]):
             if s.pump == 0 and not s.clamp_open:
                 found_tick = max(tick, start)
-                detail = (f"pump 0 mL/min and clamp closed at t={tl.t(found_tick):g} s "
-                          f"(state {s.state_name}, heparin {s.heparin / 10:g} U/h)")
+                how = ("the board unpowered" if tl.unpowered(found_tick)
+                       else f"state {s.state_name}, heparin {s.heparin / 10:g} U/h")
+                detail = f"pump 0 mL/min and clamp closed at t={tl.t(found_tick):g} s ({how})"
                 break
     if found_tick is not None and found_tick <= deadline:
         return Check(name, x.kind, "pass", tl.t(found_tick), expected,
@@ -221,7 +258,12 @@ def evaluate(x: Expectation, tl: Timeline) -> Check:
         return Check(name, x.kind, "fail", tl.t(tl.end_tick), expected,
                      f"the run ended at t={tl.t(tl.end_tick):g} s, before the deadline "
                      f"t={tl.t(deadline):g} s; {tl.describe_state(tl.end_tick)}", x.line)
-    seen = [f"nothing by the deadline t={tl.t(deadline):g} s ({tl.describe_state(deadline)})"]
+    if other_priority:
+        seen = [f"alarm {x.target} by the deadline t={tl.t(deadline):g} s only at another priority: "
+                + ", ".join(f"({e['priority']}) at t={e['t_s']:g} s, value {e.get('value')}: "
+                            f"priority {e['priority']}, not {x.priority}" for e in other_priority[:5])]
+    else:
+        seen = [f"nothing by the deadline t={tl.t(deadline):g} s ({tl.describe_state(deadline)})"]
     if found_tick is not None:
         seen.append(f"later: {detail}, {tl.t(found_tick - start):g} s after {x.after}")
     others = [e for e in _alarms_between(tl, start, deadline) if not (x.kind == "alarm" and e["alarm"] == x.target)]
@@ -296,9 +338,16 @@ def measure_value(m: Measurement, tl: Timeline) -> tuple[float | None, int | Non
             return None, hi, "no cartridge exchange fell due in the window"
         return due[0]["flow_time_s"] / 3600.0, due[0]["tick"], f"cartridge {due[0]['cartridge']}"
     if q == "delay_s":
-        t = tl.anchor_tick(m.filter, since=lo)
-        if t is None or t > hi:
-            return None, hi, f"{m.filter} did not happen in the window"
+        # The filter names one occurrence on the run's time line, as an
+        # anchor does: 'alarm:X#2' is the 2nd raise of X in the run.
+        t = tl.anchor_tick(m.filter)
+        if t is None:
+            return None, hi, f"{m.filter} did not happen in the run"
+        if t < lo:
+            return None, hi, (f"{m.filter} happened at t={tl.t(t):g} s, before the window start "
+                              f"t={tl.t(lo):g} s ('#n' counts occurrences in the whole run)")
+        if t > hi:
+            return None, hi, f"{m.filter} happened at t={tl.t(t):g} s, after the window end t={tl.t(hi):g} s"
         return tl.t(t - lo), t, f"{m.filter} at t={tl.t(t):g} s"
     if q == "state_time_h":
         total = 0
@@ -308,6 +357,9 @@ def measure_value(m: Measurement, tl: Timeline) -> tuple[float | None, int | Non
             a, b = max(ticks[k], lo), min(ticks[k + 1], hi)
             if b > a and s.state_name == m.filter:
                 total += b - a
+                # Without power the board is in no state.
+                for off_a, off_b in tl.off_windows:
+                    total -= max(0, min(b, off_b) - max(a, off_a))
         return total * tl.period_s / 3600.0, hi, ""
     if q == "link_resends":
         return float(tl.counters.get("resends", 0)), hi, ""

@@ -4,9 +4,9 @@ board, the link, the plant and the closed loop.
 Installed as the ``hil`` plugin (entry point ``pytest11``). Every YAML file
 in a folder named in the ``hil_scenario_dirs`` ini option (default
 ``scenarios``) is one test; a malformed file is a collection error naming
-the file and the line. Each run writes its JSON record under ``--hil-out``
-(default ``out/scenarios``) and puts its measurements in the JUnit XML as
-test-case properties.
+the file and the line. Each run writes its JSON record and its trace under
+``--hil-out`` (default ``out/scenarios``) and puts its measurements in the
+JUnit XML as test-case properties.
 
 A board that reads its own sensors (the ``rp2`` HAL: a Pico on a bench, or
 the virtual board with ``--hil-board fake-pico``) runs on its own clock:
@@ -19,8 +19,9 @@ Options:
     --hil-speed N      lock virtual time to N x real time (a board that keeps
                        its own time: N x faster, in test mode only)
     --hil-realtime     lock virtual time to real time
+    --hil-lockstep     one control period per STEP frame
     --hil-record DIR   record serial traffic and plant inputs for replay
-    --hil-out DIR      folder of the JSON records
+    --hil-out DIR      folder of the JSON records and traces
 """
 
 from __future__ import annotations
@@ -42,8 +43,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--hil-board", default=None, help="board config of the virtual board")
     g.addoption("--hil-speed", type=float, default=None, help="lock virtual time to N x real time")
     g.addoption("--hil-realtime", action="store_true", help="lock virtual time to real time")
+    g.addoption("--hil-lockstep", action="store_true", help="one control period per STEP frame")
     g.addoption("--hil-record", default=None, metavar="DIR", help="record each run for replay")
-    g.addoption("--hil-out", default="out/scenarios", metavar="DIR", help="folder of the JSON records")
+    g.addoption("--hil-out", default="out/scenarios", metavar="DIR",
+                help="folder of the JSON records and traces")
     parser.addini("hil_scenario_dirs", "folders whose YAML files are scenarios", type="args",
                   default=["scenarios"])
 
@@ -77,12 +80,14 @@ def _rel(path: Path, config: pytest.Config) -> str:
 
 def run_options(config: pytest.Config, name: str) -> Any:
     """The :class:`~hil.runner.RunOptions` the command line asks for."""
+    from hil.frames import P
     from hil.runner import RunOptions
 
     out = Path(config.getoption("--hil-out"))
     port = config.getoption("--port")
     speed = 1.0 if config.getoption("--hil-realtime") else config.getoption("--hil-speed")
     return RunOptions(port=port, board=config.getoption("--hil-board"), speed=speed,
+                      max_batch=1 if config.getoption("--hil-lockstep") else P.MAX_SAMPLES,
                       record_dir=config.getoption("--hil-record"),
                       firmware_log=None if port else str(out / f"{name}.firmware.log"))
 

@@ -5,12 +5,17 @@ file and its digest, seed, options), on what (the firmware's identity as
 the board reported it in HELLO), what was done and when (steps, with
 virtual times and the board's answers), every expectation and measurement
 (limits, units, outcome, the virtual time it was decided, what was seen),
-and the run's time line of events.
+and the run's time line of events. Everything that depends on the wall
+clock (dates, wall seconds, speed) is in its ``timing`` block: two runs of
+the same scenario and seed give records that are byte-identical outside
+it.
+
+Next to the record, ``<name>.trace.csv`` holds the plant's trace of the run
+(one row per 10 virtual seconds), written like the demo's ``trace.csv``.
 """
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
 import platform
 from pathlib import Path
@@ -19,7 +24,13 @@ from xml.etree import ElementTree as ET
 
 from hil.runner import ScenarioResult
 
-RECORD_VERSION = 1
+# 2: wall-clock fields moved into "timing"; "trace" names the trace file.
+RECORD_VERSION = 2
+
+
+def trace_name(r: ScenarioResult) -> str | None:
+    """File name of the run's trace next to its record (None: no plant trace)."""
+    return f"{r.scenario.name}.trace.csv" if r.timeline.trace_rows else None
 
 
 def record_dict(r: ScenarioResult) -> dict[str, Any]:
@@ -36,11 +47,12 @@ def record_dict(r: ScenarioResult) -> dict[str, Any]:
         "failures": r.failure_messages() if not r.passed else [],
         "firmware": r.hello,
         "options": r.options,
-        "host": {"python": platform.python_version(), "platform": platform.platform(),
-                 "finished_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")},
+        "host": {"python": platform.python_version(), "platform": platform.platform()},
         "virtual_s": r.virtual_s,
-        "wall_s": r.wall_s,
-        "speedup": round(r.virtual_s / r.wall_s) if r.wall_s else None,
+        # What varies from run to run: kept apart so that the rest of the
+        # record is a function of the scenario, the seed and the firmware.
+        "timing": {"started_at": r.started_at, "finished_at": r.finished_at, "wall_s": r.wall_s,
+                   "speedup": round(r.virtual_s / r.wall_s) if r.wall_s else None},
         "steps": [d.as_dict(tl.period_s) for d in r.steps],
         "expectations": [c.as_dict() for c in r.verdict.checks if c.kind != "measurement"],
         "measurements": [c.as_dict() for c in r.verdict.checks if c.kind == "measurement"],
@@ -51,16 +63,36 @@ def record_dict(r: ScenarioResult) -> dict[str, Any]:
         "link": r.link,
         "diag": r.diag,
         "recording": r.recording,
+        "trace": trace_name(r),
         "events": tl.events,
     }
 
 
 def write_record(r: ScenarioResult, out_dir: Path) -> Path:
-    """Write ``<out_dir>/<scenario name>.json``; return its path."""
+    """Write ``<out_dir>/<scenario name>.json`` and, for a run with a plant,
+    its trace ``<out_dir>/<scenario name>.trace.csv``; return the record's
+    path."""
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{r.scenario.name}.json"
     path.write_text(json.dumps(record_dict(r), indent=1, default=str) + "\n")
+    trace = out_dir / f"{r.scenario.name}.trace.csv"
+    if trace_name(r) is not None:
+        write_trace_csv(r, trace)
+    else:
+        trace.unlink(missing_ok=True)   # not one of an earlier run
     return path
+
+
+def write_trace_csv(r: ScenarioResult, path: Path) -> None:
+    """The plant's trace of a run, one row per trace interval (10 virtual
+    seconds by default), with the board's state after that tick (``off``
+    while it had no power); byte-identical for the same scenario and seed."""
+    from hil.report import write_trace
+
+    tl = r.timeline
+    t = tl.trace_columns.index("t_s")
+    states = [tl.state_name_at(round(row[t] / tl.period_s)) for row in tl.trace_rows]
+    write_trace(path, tl.trace_columns, tl.trace_rows, states)
 
 
 def write_junit(results: list[ScenarioResult], path: Path, suite: str = "hil-scenarios") -> Path:

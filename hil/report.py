@@ -40,14 +40,22 @@ def trace_table(result: TherapyResult) -> tuple[list[str], np.ndarray, list[str]
     return cols, data, _states_at(result, ticks)
 
 
+def write_trace(path: Path, columns: list[str] | tuple[str, ...], rows: Any, states: list[str]) -> None:
+    """Write a trace: a header of the columns and ``state``, then one line
+    per row, each value with 6 significant digits, then the firmware state
+    at that row. The same rows give the same bytes (the demo's
+    ``trace.csv`` and the trace of a scenario run)."""
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(list(columns) + ["state"])
+        for row, st in zip(rows, states):
+            w.writerow([f"{float(v):.6g}" for v in row] + [st])
+
+
 def write_trace_csv(result: TherapyResult, path: Path) -> None:
     """One row per trace interval; byte-identical for the same plan and seed."""
     cols, data, states = trace_table(result)
-    with open(path, "w", newline="") as f:
-        w = csv.writer(f, lineterminator="\n")
-        w.writerow(cols + ["state"])
-        for row, st in zip(data.tolist(), states):
-            w.writerow([f"{v:.6g}" for v in row] + [st])
+    write_trace(path, cols, data.tolist(), states)
 
 
 def _series_at(t: np.ndarray, y: np.ndarray, at: float) -> float:

@@ -18,6 +18,7 @@ recording holds exactly what the client saw. In a replay the stack is just
 
 from __future__ import annotations
 
+import datetime as _dt
 import heapq
 import json
 import tempfile
@@ -53,7 +54,7 @@ class RunOptions:
         speed: None: as fast as possible; 1.0: locked to real time; N: N x real time.
             A board that keeps its own time runs in real time for None, and
             N x faster only in test mode (a whole N, 1..1000).
-        max_batch: most control periods per STEP frame.
+        max_batch: most control periods per STEP frame; 1 is strict lockstep.
         trace_every_s: virtual seconds between plant trace rows.
         timeout_s: the client's wait for one reply (wall clock; guards the link only).
         record_dir: where to write a recording of the run (None: no recording).
@@ -107,6 +108,8 @@ class ScenarioResult:
     diag: dict[str, Any] = field(default_factory=dict)
     virtual_s: float = 0.0
     wall_s: float = 0.0
+    started_at: str | None = None        # UTC, ISO 8601: wall-clock facts of the run
+    finished_at: str | None = None
     error: str | None = None
     link: dict[str, Any] = field(default_factory=dict)
     recording: str | None = None
@@ -236,6 +239,7 @@ def run_scenario(sc: Scenario, opts: RunOptions | None = None, replay_link: Any 
     period_guess = 0.1
     tl = Timeline(period_guess)
     result = ScenarioResult(sc, "error", Verdict(), tl, [StepDone(s) for s in sc.steps])
+    result.started_at = _now()
     t_wall = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="hil-scenario-") as tmp:
         try:
@@ -247,13 +251,18 @@ def run_scenario(sc: Scenario, opts: RunOptions | None = None, replay_link: Any 
             result.outcome = "error"
             result.error = f"{type(e).__name__}: {e} (at t={result.timeline.t(result.timeline.end_tick):g} s)"
     result.wall_s = round(time.perf_counter() - t_wall, 3)
+    result.finished_at = _now()
     return result
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
 def _run(sc: Scenario, opts: RunOptions, replay_link: Any, result: ScenarioResult, tmp: Path) -> None:
     from hil.replay import Recorder, ReplayBoard, timeline_digest
     from host.patient import DeviceParams
-    from host.plant import TRACE_COLUMNS, Plant
+    from host.plant import Plant
     from host.sensors import SensorFault
 
     needs = sc.needs()
@@ -264,6 +273,7 @@ def _run(sc: Scenario, opts: RunOptions, replay_link: Any, result: ScenarioResul
     pacer = Pacer(opts.speed, sleep=replay_link is None)
     timeout = _timeout(sc, opts)
     wire: Any = None
+    plant: Any = None
     try:
         if replay_link is not None:
             board = ReplayBoard()
@@ -307,7 +317,6 @@ def _run(sc: Scenario, opts: RunOptions, replay_link: Any, result: ScenarioResul
             recorder.note({"hello": hello})
         tl = Timeline(period)
         result.timeline = tl
-        plant: Any = None
         loop: Any = None
         if not free:
             plant = Plant(patient=_patient(sc), device=DeviceParams.preset(sc.device.cartridge), seed=sc.seed,
@@ -327,6 +336,15 @@ def _run(sc: Scenario, opts: RunOptions, replay_link: Any, result: ScenarioResul
             if isinstance(cause, int) and 0 <= cause < len(C.RESET_NAMES):
                 cause = C.RESET_NAMES[cause]
             tl.add_event(tick, {"type": "boot", "cause": cause, "last_tick": notice.get("last_tick")})
+            # The state the board comes back in is a state entered at its boot.
+            state = notice.get("state")
+            if isinstance(state, int) and 0 <= state < len(C.STATE_NAMES):
+                rec: dict[str, Any] = {"type": "state", "to": C.STATE_NAMES[state]}
+                was = tl.status_at(tick)
+                if was is not None:
+                    rec["from"] = was.state_name
+                rec["cause"] = "boot"
+                tl.add_event(tick, rec)
 
         if free:
             loop = FreeRunningLoop(client, hello, speed=opts.speed, sleep=replay_link is None,
@@ -389,6 +407,8 @@ def _run(sc: Scenario, opts: RunOptions, replay_link: Any, result: ScenarioResul
                 loop.add_outage(now + 1, now + 1 + n)
                 d.note = f"link down for ticks {now + 1}..{now + n}"
             elif act == "power_cut":
+                # Without power the board drives nothing until it has booted.
+                tl.power_off(now, now + round(a["value"] / period))
                 notice = loop.power_cycle(board, a["value"])
                 d.note = f"board back after {a['value']:g} s off; boot notice {notice}"
             elif act == "hang":
@@ -459,8 +479,7 @@ def _run(sc: Scenario, opts: RunOptions, replay_link: Any, result: ScenarioResul
         if free:
             loop.real_time()
         result.virtual_s = tl.end_tick * period
-        tl.trace_columns = tuple(TRACE_COLUMNS)
-        tl.trace_rows = list(plant.trace_rows) if plant is not None else []
+        _take_trace(tl, plant)
         tl.counters = {"resends": client.resends, "frames": loop.stats.frames,
                        "rewinds": loop.stats.rewinds, "resets": loop.stats.resets}
         result.link = {"frames": loop.stats.frames, "rewinds": loop.stats.rewinds,
@@ -478,6 +497,9 @@ def _run(sc: Scenario, opts: RunOptions, replay_link: Any, result: ScenarioResul
         result.verdict = Verdict(checks)
         result.outcome = result.verdict.outcome
     finally:
+        if plant is not None and not result.timeline.trace_columns:
+            # A run cut short keeps the trace of what was run.
+            _take_trace(result.timeline, plant)
         if wire is not None:
             try:
                 wire.close()
@@ -490,3 +512,15 @@ def _run(sc: Scenario, opts: RunOptions, replay_link: Any, result: ScenarioResul
                             "timeline_digest": timeline_digest(result.timeline.events),
                             "checks": [c.as_dict() for c in result.verdict.checks]})
             result.recording = str(recorder.path)
+
+
+def _take_trace(tl: Timeline, plant: Any) -> None:
+    """The plant's trace rows, up to the run's last tick."""
+    from host.plant import TRACE_COLUMNS
+
+    tl.trace_columns = tuple(TRACE_COLUMNS)
+    if plant is None:
+        tl.trace_rows = []
+        return
+    last_t = tl.t(tl.end_tick) + 1e-9
+    tl.trace_rows = [r for r in plant.trace_rows if r[0] <= last_t]

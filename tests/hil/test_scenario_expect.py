@@ -88,3 +88,71 @@ def test_measurements_pass_marginal_fail_with_units() -> None:
     assert bad.outcome == "fail" and bad.value == 70.0 and bad.decided_t_s == 100.0
     assert "aptt_s <= 65 s" in bad.expected
     assert delay.outcome == "pass" and delay.value == 0.1
+
+
+# -- one meaning of 'alarm:X#N': the Nth raise in the run, anchor or filter --------
+
+
+def _two_air_alarms() -> Timeline:
+    tl = _timeline()
+    tl.add_event(500, {"type": "alarm", "alarm": "air_in_line", "priority": "high", "value": 1900})
+    return tl
+
+
+def _decide(body: str, tl: Timeline, duration: str = "300 s") -> list:
+    sc = loads(f"duration: {duration}\nsteps:\n  - id: air\n    at: 10 s\n    air: 1\n" + body, "s.yaml")
+    return [evaluate(x, tl) for x in sc.expectations] + [evaluate_measurement(m, tl) for m in sc.measurements]
+
+
+def test_nth_alarm_is_the_nth_in_the_run_as_filter_as_well_as_anchor() -> None:
+    # Raised at t=10.1 s and t=50 s; the window starts at t=20 s. The 2nd in
+    # the run is the one at 50 s, whether it is an anchor or a filter.
+    tl = _two_air_alarms()
+    anchored, delay = _decide(
+        "expect:\n"
+        "  - {alarm: air_in_line, within: 0.1 s, after: 'alarm:air_in_line#2'}\n"
+        "measure:\n"
+        "  - {name: d, quantity: delay_s, filter: 'alarm:air_in_line#2', from: 20 s, limits: [0, 100]}\n", tl)
+    # As an anchor: the window of the expectation opens at the 2nd raise, t=50 s.
+    assert anchored.outcome == "pass" and anchored.decided_t_s == 50.0
+    # As a filter: the same raise, 30 s after a window that opens at t=20 s.
+    assert delay.outcome == "pass" and delay.value == 30.0 and delay.decided_t_s == 50.0
+
+
+def test_filter_names_an_occurrence_of_the_run_even_before_the_window() -> None:
+    # 'alarm:air_in_line' is the 1st raise in the run (t=10.1 s), as an
+    # anchor; as a filter it is the same one, outside a window from t=20 s.
+    tl = _two_air_alarms()
+    (delay,) = _decide(
+        "measure:\n"
+        "  - {name: d, quantity: delay_s, filter: 'alarm:air_in_line', from: 20 s, limits: [0, 100]}\n", tl)
+    assert delay.outcome == "fail" and delay.value is None
+    assert "t=10.1 s" in delay.seen and "before the window" in delay.seen
+
+
+# -- alarm with priority: any raise in the window at that priority counts ---------
+
+
+def _escalating() -> Timeline:
+    tl = _timeline()
+    # Raised at medium, raised again at high 10 min later (an escalation).
+    tl.add_event(1000, {"type": "alarm", "alarm": "cartridge_exchange_due", "priority": "medium", "value": 1})
+    tl.add_event(7000, {"type": "alarm", "alarm": "cartridge_exchange_due", "priority": "high", "value": 1})
+    tl.end_tick = 10000
+    return tl
+
+
+def test_alarm_priority_is_met_by_a_later_escalation_in_the_window() -> None:
+    due = "after: 'alarm:cartridge_exchange_due'"
+    ok, late, medium = _decide(
+        "expect:\n"
+        f"  - {{alarm: cartridge_exchange_due, priority: high, within: 11 min, {due}}}\n"
+        f"  - {{alarm: cartridge_exchange_due, priority: high, within: 5 min, {due}}}\n"
+        f"  - {{alarm: cartridge_exchange_due, priority: medium, within: 1 s, {due}}}\n",
+        _escalating(), duration="1000 s")
+    assert ok.outcome == "pass" and ok.decided_t_s == 700.0
+    assert "cartridge_exchange_due (high) at t=700 s" in ok.seen
+    # Not in time: decided at the deadline, saying what came and what came later.
+    assert late.outcome == "fail" and late.decided_t_s == 400.0
+    assert "priority medium, not high" in late.seen and "later" in late.seen and "t=700 s" in late.seen
+    assert medium.outcome == "pass" and medium.decided_t_s == 100.0
