@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 PORT ?=
 BOARD ?= pico
 
-.PHONY: help venv demo test bench calibrate cohort flash compile board clean
+.PHONY: help venv demo test bench calibrate cohort flash compile board clean fuzz powercut linkfault reliability
 
 help:
 	@echo "make demo     48 h closed-loop therapy on the virtual Pico; report in out/demo/"
@@ -18,6 +18,10 @@ help:
 	@echo "make board    start a virtual board and print its serial port"
 	@echo "make flash PORT=/dev/ttyACM0 [BOARD=pico]   copy the firmware to a real Pico with mpremote"
 	@echo "make compile  compile every firmware module with mpy-cross -march=armv6m"
+	@echo "make fuzz     100,000+ hostile inputs against the firmware on the virtual board; out/fuzz/fuzz.json"
+	@echo "make powercut 200+ power cuts, many inside a storage write; out/powercut/powercut.json"
+	@echo "make linkfault 1,000+ short runs with a faulty link; out/linkfault/linkfault.json"
+	@echo "make reliability  the three campaigns above"
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -55,6 +59,17 @@ compile: $(STAMP)
 flash: $(STAMP)
 	@test -n "$(PORT)" || { echo "usage: make flash PORT=/dev/ttyACM0 [BOARD=pico]"; exit 2; }
 	$(PY) -m hil.flash --port $(PORT) --board $(BOARD)
+
+fuzz: $(STAMP)
+	$(PY) -m hil.reliability.fuzz --out out/fuzz
+
+powercut: $(STAMP)
+	$(PY) -m hil.reliability.powercut --out out/powercut
+
+linkfault: $(STAMP)
+	$(PY) -m hil.reliability.linkfault --out out/linkfault
+
+reliability: fuzz powercut linkfault
 
 clean:
 	rm -rf out .pytest_cache

@@ -88,6 +88,70 @@ def _fits(heapsize: str, hours: float = 2.0) -> bool:
         return False
 
 
+# The reliability campaigns (docs/reliability.md) are not run here: they
+# take minutes. Their last results, if any, are copied into bench.json.
+CAMPAIGNS = {
+    # key in bench.json: (file under the campaigns folder, its failure total)
+    "powercut_failures": ("powercut/powercut.json", "failures"),
+    "linkfault_failures": ("linkfault/linkfault.json", "failures"),
+    "fuzz_failures": ("fuzz/fuzz.json", "failures"),
+    "fuzz_inputs_per_s": ("fuzz/fuzz.json", "inputs_per_s"),
+}
+
+
+def _failure_sum(data: dict[str, Any]) -> int | None:
+    """A campaign file without a ``failures`` total (fuzz.json keeps one
+    count per kind of failure): the sum of its failure counts."""
+    try:
+        from hil.reliability.fuzz import FAILURES
+    except ImportError:
+        FAILURES = ("crashes", "hangs", "probes_failed", "state_changes", "wrong_replies",
+                    "missed_replies")
+    counts = [data[k] for k in FAILURES if isinstance(data.get(k), int)]
+    return sum(counts) if counts else None
+
+
+def campaign_figures(campaigns_dir: Path = Path("out")) -> dict[str, Any]:
+    """The failure totals of the last reliability campaigns, read from
+    their JSON files (``make powercut``, ``make linkfault``, ``make fuzz``);
+    null, with a note in ``campaign_notes``, where a file or key is missing."""
+    figures: dict[str, Any] = {}
+    notes: list[str] = []
+    for key, (rel, field) in CAMPAIGNS.items():
+        path = campaigns_dir / rel
+        try:
+            data = json.loads(path.read_text())
+        except FileNotFoundError:
+            figures[key] = None
+            note = f"{path} missing: run make {rel.split('/')[0]}"
+            if note not in notes:
+                notes.append(note)
+            continue
+        except ValueError as e:
+            figures[key] = None
+            notes.append(f"{path} unreadable: {e}")
+            continue
+        value = data.get(field) if isinstance(data, dict) else None
+        if value is None and field == "failures" and isinstance(data, dict):
+            value = _failure_sum(data)
+        if value is None:
+            notes.append(f"{path} has no '{field}'")
+        figures[key] = value
+    figures["campaign_notes"] = notes
+    return figures
+
+
+def add_campaigns(out_dir: Path, campaigns_dir: Path = Path("out")) -> dict[str, Any]:
+    """Copy the campaigns' figures into ``out_dir/bench.json`` (other keys
+    kept) without running any benchmark."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / "bench.json"
+    figures: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
+    figures.update(campaign_figures(campaigns_dir))
+    path.write_text(json.dumps(figures, indent=1) + "\n")
+    return figures
+
+
 def run_bench(out_dir: Path, hours: float = 24.0) -> dict[str, Any]:
     """Run the benchmarks and return the figures.
 
@@ -127,5 +191,17 @@ def run_bench(out_dir: Path, hours: float = 24.0) -> dict[str, Any]:
         "firmware_fits_56k_heap": _fits("56K"),
         "machine": f"{platform.machine()} {platform.python_implementation()} {platform.python_version()}",
     })
+    figures.update(campaign_figures())
     path.write_text(json.dumps(figures, indent=1) + "\n")
     return figures
+
+
+if __name__ == "__main__":
+    # python -m hil.bench --campaigns [OUT]: only copy the campaigns'
+    # figures into OUT/bench.json (default out/bench).
+    import sys
+
+    if sys.argv[1:2] != ["--campaigns"]:
+        sys.exit("usage: python -m hil.bench --campaigns [OUT]   (the benchmarks: make bench)")
+    out = add_campaigns(Path(sys.argv[2] if len(sys.argv) > 2 else "out/bench"))
+    print(json.dumps({k: out[k] for k in (*CAMPAIGNS, "campaign_notes")}, indent=1))
