@@ -72,6 +72,11 @@ _E_RANGE = const(2)
 _E_UNKNOWN = const(3)
 _E_CONDITION = const(4)
 _E_TEST_ONLY = const(5)
+# Internal events of the state table (states.T_*; tests/firmware checks them).
+_T_PRIMED = const(100)
+_T_CARTRIDGE_DUE = const(101)
+_T_LAST_CARTRIDGE = const(102)
+_T_HIGH_ALARM = const(103)
 
 from events import EventQueue
 from alarms import Alarms
@@ -100,12 +105,13 @@ PRIORITIES = (
 
 # Alarms whose condition is only evaluated while the blood pump runs; they are
 # cleared when it stops (latched high ones stay latched until acknowledged).
-_RUNNING_ONLY = ((1 << _AL_ACCESS_LOW) | (1 << _AL_RETURN_HIGH) | (1 << _AL_RETURN_LOW)
-                 | (1 << _AL_PRE_HIGH) | (1 << _AL_NO_FLOW) | (1 << _AL_FLOW_LOW)
-                 | (1 << _AL_CLOT))
-_SENSOR_LOSS_BIT = 1 << _AL_SENSOR_LOSS
-_EXCHANGE_DUE_BIT = 1 << _AL_EXCHANGE_DUE
-_HOST_LINK_BIT = 1 << _AL_HOST_LINK_LOST
+# Private constants too: folded by the compiler, no global names in RAM.
+_RUNNING_ONLY = const((1 << _AL_ACCESS_LOW) | (1 << _AL_RETURN_HIGH) | (1 << _AL_RETURN_LOW)
+                      | (1 << _AL_PRE_HIGH) | (1 << _AL_NO_FLOW) | (1 << _AL_FLOW_LOW)
+                      | (1 << _AL_CLOT))
+_SENSOR_LOSS_BIT = const(1 << _AL_SENSOR_LOSS)
+_EXCHANGE_DUE_BIT = const(1 << _AL_EXCHANGE_DUE)
+_HOST_LINK_BIT = const(1 << _AL_HOST_LINK_LOST)
 _HIGH_MASK = 0
 for _i in range(_N_ALARMS):
     if PRIORITIES[_i] == _PRIO_HIGH:
@@ -129,8 +135,7 @@ class Controller:
         lim = cfg["limits"]
         th = cfg["therapy"]
         self.period_ms = period
-        per_s = 1000 // period
-        self.per_s = per_s
+        self.per_s = per_s = 1000 // period
         self.per_min = 60 * per_s
         # Limits, converted once to the integer units of the tick.
         self.lim_access_low = lim["access_low_mmhg"] * 10
@@ -199,8 +204,7 @@ class Controller:
         self.base_sum = 0
         self.base_n = 0
         self.baseline = -1       # pressure drop of the fresh cartridge, 0.1 mmHg
-        # Outputs. They start in the safe state: pump off, clamp closed,
-        # heparin stopped.
+        # Outputs start in the safe state: pump off, clamp closed, no heparin.
         self.out_pump = 0        # 0.1 mL/min
         self.out_clamp = 0       # 1 = open
         self.out_hep = 0         # 0.1 U/h
@@ -247,7 +251,7 @@ class Controller:
             al.new_high = False
             self.persist_due = True
             if self.state == _RUNNING or self.state == _PAUSED:
-                self._goto(t, _SAFE, 0)
+                self._goto(t, _T_HIGH_ALARM, 0)
         self._outputs(t)
 
     def _monitor(self, t, st, p_acc, p_pre, p_ret, q, flags):
@@ -289,7 +293,7 @@ class Controller:
             self.prime_acc = acc
             if acc >= self.prime_target:
                 self.events.push(t, _EV_PRIMED, 0, 0, self.prime_ml)
-                self._goto(t, _READY, 0)
+                self._goto(t, _T_PRIMED, 0)
 
     def _clot(self, t, drop):
         if self.baseline < 0:
@@ -305,10 +309,10 @@ class Controller:
     def _cartridge_due(self, t):
         self.events.push(t, _EV_EXCHANGE_DUE, self.cart_no, 0, self.cart_used)
         if self.cart_no >= self.cart_max:
-            self._goto(t, _COMPLETE, 0)
+            self._goto(t, _T_LAST_CARTRIDGE, 0)
             self.alarms.activate(t, _AL_THERAPY_COMPLETE, self.cart_no)
         else:
-            self._goto(t, _EXCHANGE, 0)
+            self._goto(t, _T_CARTRIDGE_DUE, 0)
             self.alarms.activate(t, _AL_EXCHANGE_DUE, self.cart_no)
 
     def _outputs(self, t):
@@ -352,9 +356,12 @@ class Controller:
         if self.events.count:
             self.dirty = True
 
-    def _goto(self, t, to, cause):
+    def _goto(self, t, event, cause):
+        # Every change of state is a row of the table (states.py): an
+        # operator command or an internal event (_T_*) from this state.
         frm = self.state
-        if not states.allowed(frm, to):
+        to = states.target(frm, event)
+        if to < 0:
             # A bug, not an operator error: fail safe rather than continue.
             to = _SAFE
         if frm == _RUNNING:
@@ -392,6 +399,7 @@ class Controller:
         return result
 
     def _command(self, code, arg):
+        # Settings here; commands that move the state machine: _transition.
         t = self.tick_no
         st = self.state
         if code == _CMD_TEST_HANG:
@@ -413,10 +421,8 @@ class Controller:
             self.link_quiet = 0
             return _OK
         if code == _CMD_HEPARIN_START:
-            # Only once primed, with the patient about to be connected: the
-            # loading bolus goes through the circuit, and in idle or priming
-            # it would be flushed to waste with the saline (or given before
-            # the patient is on the circuit).
+            # Only once primed (ready): in idle or priming the loading bolus
+            # would go to waste with the saline, or reach the patient unmeasured.
             if st != _READY:
                 return _E_STATE
             if self.hep.started:
@@ -433,18 +439,6 @@ class Controller:
             self.override = True
             self.events.push(t, _EV_OVERRIDE, 1, 0, self.hep.last_aptt)
             return _OK
-        if code == _CMD_SET_FLOW:
-            q = arg * 10
-            if q < self.flow_min or q > self.flow_max:
-                return _E_RANGE
-            if st == _COMPLETE:
-                return _E_STATE
-            if self.baseline >= 0 and self.flow_set > 0:
-                # The cartridge's pressure drop scales with flow; keep the
-                # fresh-cartridge reference rather than re-learning a clotted one.
-                self.baseline = self.baseline * q // self.flow_set
-            self.flow_set = q
-            return _OK
         if code == _CMD_APTT:
             if arg < 100 or arg > 2000:
                 return _E_RANGE
@@ -460,6 +454,18 @@ class Controller:
                 hep.last_aptt = arg
             self.alarms.deactivate(t, _AL_APTT_DUE)
             return _OK
+        if code == _CMD_SET_FLOW:
+            q = arg * 10
+            if q < self.flow_min or q > self.flow_max:
+                return _E_RANGE
+            if st == _COMPLETE:
+                return _E_STATE
+            if self.baseline >= 0 and self.flow_set > 0:
+                # The cartridge's pressure drop scales with flow; keep the
+                # fresh-cartridge reference rather than re-learning a clotted one.
+                self.baseline = self.baseline * q // self.flow_set
+            self.flow_set = q
+            return _OK
         if code == _CMD_SET_WEIGHT:
             if arg < 300 or arg > 2500:
                 return _E_RANGE
@@ -471,17 +477,22 @@ class Controller:
             if not self.alarms.pause_audio(t, self.audio_pause_ticks):
                 return _E_CONDITION
             return _OK
+        return self._transition(code, arg)
+
+    def _transition(self, code, arg):
+        # The commands that move the state machine (and acknowledging).
+        t = self.tick_no
+        st = self.state
         if code == _CMD_ACK_ALARMS:
             remaining = self.alarms.acknowledge(t)
             if st == _SAFE:
                 if remaining & _HIGH_MASK:
                     return _E_CONDITION
-                self._goto(t, states.target(_SAFE, _CMD_ACK_ALARMS), code)
+                self._goto(t, _CMD_ACK_ALARMS, code)
                 return _OK
         if code < _CMD_PRIME or code > _CMD_TIME_SCALE:
             return _E_UNKNOWN
-        to = states.target(st, code)
-        if to < 0:
+        if states.target(st, code) < 0:
             return _E_STATE
         if code == _CMD_START:
             # Blood flows only on therapeutic anticoagulation: heparin started
@@ -510,7 +521,7 @@ class Controller:
                 return _E_CONDITION   # no cartridge left to change to
             self.events.push(t, _EV_EXCHANGE_DUE, self.cart_no, 1, self.cart_used)
             self.alarms.activate(t, _AL_EXCHANGE_DUE, self.cart_no)
-        self._goto(t, to, code)
+        self._goto(t, code, code)
         return _OK
 
     # ---- persistence (the HAL stores and loads; this maps the values) -----

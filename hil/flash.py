@@ -1,6 +1,7 @@
 """Put the firmware on a real Pico with mpremote: check the board config,
-compile the modules for the board's CPU, copy them with main.py and the
-config (as board.json), then reset the board.
+compile the modules for the board's CPU, copy them (with their folders
+hal/ and devices/) with main.py and the config (as board.json), then reset
+the board.
 
     python -m hil.flash --port /dev/ttyACM0 --board pico [--dry-run]
 """
@@ -22,6 +23,9 @@ def mpremote() -> str:
     return str(exe) if exe.exists() else "mpremote"
 
 
+_MKDIRS = "import os; 'devices' in os.listdir() or os.mkdir('devices')"
+
+
 def plan(port: str, board: str) -> list[list[str]]:
     """The mpremote command lines that flash ``board`` onto ``port``.
 
@@ -37,12 +41,16 @@ def plan(port: str, board: str) -> list[list[str]]:
     build = compile_firmware(march)
     files = sorted(p for p in build.rglob("*") if p.is_file())
     top = [str(p) for p in files if p.parent == build]
-    hal = [str(p) for p in files if p.parent.name == "hal"]
+    folders = ("hal", "devices")
     base = [mpremote(), "connect", port]
+    copy = ["cp", *top, ":"]
+    for d in folders:
+        copy += ["+", "cp", *[str(p) for p in files if p.parent.name == d], f":{d}/"]
     return [
-        base + ["mkdir", ":hal"],
-        base + ["cp", *top, ":", "+", "cp", *hal, ":hal/", "+", "cp", str(path), ":board.json",
-                "+", "reset"],
+        # mpremote's mkdir fails on a folder that exists (and ends the
+        # chain): the devices folder is made by a script that tolerates it.
+        base + ["exec", _MKDIRS, "+", "mkdir", ":hal"],
+        base + copy + ["+", "cp", str(path), ":board.json", "+", "reset"],
     ]
 
 

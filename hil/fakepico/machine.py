@@ -17,6 +17,12 @@
 # - the air detector stays idle; the watchdog only counts its feeds;
 #   reset() ends the process with the virtual board's reset code, and the
 #   virtual board starts it again, as a Pico comes back after a reset.
+#
+# Without a board config on the command line (the firmware's unit tests,
+# tests/firmware/fwtests, run under mprun.py) there is no bench: the module
+# only records what the HAL drives and lets a test set what it reads:
+# pins[id].level, adcs[id].raw, pwms[id].duty / .hz, wdt[-1].timeout /
+# .fed, and reset() appends to resets instead of ending the process.
 
 import json
 import sys
@@ -25,7 +31,12 @@ WDT_RESET = 3
 PWRON_RESET = 1
 _RESET_EXIT = 75   # hil/virtual_board.py RESET_EXIT
 
-_pins = {}
+# What the HAL created, by pin id (and every watchdog, every reset).
+pins = {}
+adcs = {}
+pwms = {}
+wdt = []
+resets = []
 
 
 def _config():
@@ -129,7 +140,7 @@ class Pin:
         if b is not None and pin_id == b.air_pin and mode == Pin.IN:
             self.level = b.air_idle
         self.handler = None
-        _pins[pin_id] = self
+        pins[pin_id] = self
 
     def value(self, v=None):
         if v is None:
@@ -152,17 +163,19 @@ class Pin:
 class ADC:
     def __init__(self, pin_id):
         self.id = pin_id
+        self.raw = 0   # what read_u16() gives without a bench
         b = _the_bench()
         self.channel = b.adc_pins.index(pin_id) if b is not None and pin_id in b.adc_pins else -1
+        adcs[pin_id] = self
 
     def read_u16(self):
         b = _the_bench()
         if b is None or self.channel < 0:
-            return 0
+            return self.raw
         q = b.flow()
         if self.channel == 0:
             # Once per control period: the flow sensor's pulses of one period.
-            pin = _pins.get(b.flow_pin)
+            pin = pins.get(b.flow_pin)
             if pin is not None and pin.handler is not None:
                 for _ in range(b.period_pulses(q)):
                     pin.handler(pin)
@@ -174,6 +187,7 @@ class PWM:
         self.pin = pin
         self.hz = freq or 0
         self.duty = duty_u16 or 0
+        pwms[pin.id] = self
         b = _the_bench()
         if b is not None:
             b.pwms[pin.id] = self
@@ -196,17 +210,20 @@ class WDT:
     def __init__(self, id=0, timeout=5000):
         self.timeout = timeout
         self.fed = 0
+        wdt.append(self)
 
     def feed(self):
         self.fed += 1
 
 
 def reset():
-    sys.exit(_RESET_EXIT)
+    resets.append(1)
+    if _the_bench() is not None:
+        sys.exit(_RESET_EXIT)
 
 
 def soft_reset():
-    sys.exit(_RESET_EXIT)
+    reset()
 
 
 def reset_cause():

@@ -51,7 +51,7 @@ def test_readings_and_outputs_follow_the_calibration():
     ctl.command(C.CMD_SET_WEIGHT, 700)
     ctl.command(C.CMD_PRIME, 0)
     board.time_scale = 1
-    board.next_t = 0
+    board.runner.next_t = 0
     board.cycle()
     pump = machine.pwms[pins["pump_pwm"]]
     num, den = cfg["calibration"]["pump_duty_per_flow"]
@@ -64,7 +64,7 @@ def test_readings_and_outputs_follow_the_calibration():
     for _ in range(15):
         flow.handler(flow)
     board.cycle()
-    assert board.last_pulses == 15
+    assert board.flow.last_pulses == 15
 
 
 def test_bolus_runs_at_3600_u_per_hour_until_given():
@@ -76,12 +76,12 @@ def test_bolus_runs_at_3600_u_per_hour_until_given():
     ctl.state = C.READY
     ctl.command(C.CMD_HEPARIN_START, 0)   # 1,400 U bolus, 1,260 U/h
     cycles = 0
-    while board.bolus_done_mu < ctl.out_bolus * 1000 or cycles == 0:
-        board.next_t = 0
+    while board.syringe.bolus_done_mu < ctl.out_bolus * 1000 or cycles == 0:
+        board.runner.next_t = 0
         board.cycle()
         cycles += 1
     # 1,400 U at 3,600 U/h is 1,400 s: 14,000 periods of 100 ms.
     assert cycles == 14000
-    board.next_t = 0
+    board.runner.next_t = 0
     board.cycle()
-    assert board.hep_rate == ctl.out_hep == 12600
+    assert board.syringe.rate == ctl.out_hep == 12600
