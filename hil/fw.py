@@ -4,6 +4,7 @@ numeric codes the firmware defines (one source of truth for both sides)."""
 from __future__ import annotations
 
 import importlib.util
+import json
 import shutil
 import sys
 from functools import lru_cache
@@ -57,3 +58,45 @@ def board_config_path(name_or_path: str) -> Path:
     if p.suffix == ".json" or p.exists():
         return p
     return BOARD_CONFIGS / f"{name_or_path}.json"
+
+
+class DevicePresetMismatch(ValueError):
+    """A host device preset and a board config disagree on the therapy limits."""
+
+
+def check_device_preset(preset: str, board: str | Path | dict) -> None:
+    """Check that a host cartridge preset fits a board config's therapy limits.
+
+    The firmware exchanges a cartridge after the board's
+    ``therapy.cartridge_hours`` of blood flow; the host's cartridge model
+    (``host.cartridge.PRESETS``) is labelled for at most ``max_hours``.  A run
+    that pairs them must not let the firmware use a cartridge longer than the
+    model allows (e.g. Toraymyxin, 2 h, on a board set to 24 h).
+
+    Args:
+        preset: Adsorber preset name (``"cytosorb"``, ``"toraymyxin"``, ...).
+        board: Board config name (``"virtual"``), path, or the loaded config.
+
+    Raises:
+        DevicePresetMismatch: The board's cartridge hours exceed the preset's
+            maximum; the message names both values.
+        KeyError: Unknown preset.
+    """
+    from host.cartridge import PRESETS
+
+    adsorber = PRESETS.get(preset.lower())
+    if adsorber is None:
+        raise KeyError(f"unknown device preset {preset!r}; known: {sorted(PRESETS)}")
+    if isinstance(board, dict):
+        cfg, where = board, f"board config {board.get('name', '?')!r}"
+    else:
+        path = board_config_path(str(board))
+        cfg, where = json.loads(path.read_text()), f"board config {str(board)!r} ({path})"
+    hours = cfg.get("therapy", {}).get("cartridge_hours")
+    if not isinstance(hours, (int, float)) or isinstance(hours, bool):
+        raise DevicePresetMismatch(f"{where}: therapy.cartridge_hours is missing or not a number")
+    if hours > adsorber.max_hours:
+        raise DevicePresetMismatch(
+            f"device preset {adsorber.name!r} allows at most {adsorber.max_hours:g} h per cartridge "
+            f"(host.cartridge max_hours), but {where} sets therapy.cartridge_hours = {hours:g}: "
+            f"the firmware would keep the cartridge {hours - adsorber.max_hours:g} h too long")

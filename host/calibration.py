@@ -14,9 +14,7 @@ is one, otherwise a stated tolerance).
 from __future__ import annotations
 
 import argparse
-import base64
 import html
-import io
 import json
 import math
 from dataclasses import asdict, dataclass
@@ -25,7 +23,7 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 
-from host import cartridge, circuit, cohort, endotoxin, heparin, noise, untreated
+from host import calibration_plots, cartridge, circuit, cohort, endotoxin, heparin, noise, untreated
 from host.cytokines import CytokineParams, rates
 from host.patient import PatientParams
 
@@ -195,16 +193,8 @@ def circuit_lives(seeds: int = CLOT_SEEDS, heparin_on: bool = True,
 
 
 # ----------------------------------------------------------------- the rows
-def compute() -> dict[str, Any]:
-    """Run every calibration and collect rows and plot data.
-
-    Returns:
-        ``{"rows": [Row...], "plots": {...}}``.
-    """
-    rows: list[Row] = []
-    plots: dict[str, Any] = {}
-
-    # 1. Untreated course, default severe patient (k_pg 0.6) 12 h after onset.
+def _rows_untreated(rows: list[Row], plots: dict[str, Any]) -> None:
+    """Untreated course, default severe patient (k_pg 0.6) 12 h after onset."""
     pat = PatientParams(k_pg=0.6, hours_since_onset=0.0)
     course = untreated.simulate(pat, 0, 7 * 24 * 3600.0, 600.0)
     th = course["t_s"] / 3600.0
@@ -232,7 +222,9 @@ def compute() -> dict[str, Any]:
     rows.append(_row("Virtual cohort: highest IL-6 at device start", "Calandra 1991 (range <0.1-305 ng/mL)",
                      "<= 305000", float(base.max()), "pg/mL", 100.0, 305000.0, "inside the reported range"))
 
-    # 2. Endogenous kinetics.
+
+def _rows_kinetics(rows: list[Row], plots: dict[str, Any]) -> None:
+    """Endogenous kinetics."""
     r = rates(70.0, 0.30)
     s = r.tnf_k10 + r.tnf_k12 + r.tnf_k21
     disc = math.sqrt(s * s - 4.0 * r.tnf_k10 * r.tnf_k21)
@@ -248,7 +240,9 @@ def compute() -> dict[str, Any]:
     rows.append(_row("IL-6 half-life (assumed)", "domain.md: well under 1 h (assumption needed)", "< 60",
                      CytokineParams().il6_half_life_min, "min", 0.0, 60.0, "under 60 min"))
 
-    # 3. CytoSorb IL-6 extraction (Gubensek 2025).
+
+def _rows_gubensek(rows: list[Row], plots: dict[str, Any]) -> None:
+    """CytoSorb IL-6 extraction (Gubensek 2025)."""
     hours = np.linspace(0.0, 24.0, 289)
     plots["gubensek"] = {qb: gubensek_extraction(qb, hours) for qb in (QB_LOW, QB_POOLED, 200.0, QB_HIGH, 400.0)}
     plots["gubensek_t"] = hours
@@ -277,7 +271,9 @@ def compute() -> dict[str, Any]:
     rows.append(_row("CytoSorb IL-6 per-pass removal, mean of a 6 h session at Qb 200", "Schaedler, PLoS One 2017 (5-18%)",
                      "5-18", session, "%", 5.0, 18.0, "inside the reported range"))
 
-    # 4. Endotoxin (Malard 2018, in vitro).
+
+def _rows_endotoxin(rows: list[Row], plots: dict[str, Any]) -> None:
+    """Endotoxin (Malard 2018, in vitro)."""
     c0 = MALARD_LPS_EU / MALARD_VOLUME_ML
     plots["malard"] = {}
     for a, cl_pub, rem_pub, rem_band in (
@@ -298,7 +294,9 @@ def compute() -> dict[str, Any]:
         rows.append(_row(f"{a.name} endotoxin removed at 2 h", "Malard, ICMx 2018 (in vitro)", rem_pub,
                          100.0 * (1.0 - c[-1] / c0), "%", rem_band[0], rem_band[1], tol))
 
-    # 5. PMMA (Membranes 2022, in vitro).
+
+def _rows_pmma(rows: list[Row], plots: dict[str, Any]) -> None:
+    """PMMA (Membranes 2022, in vitro)."""
     plots["pmma"] = {}
     for area, pub in ((1.8, 41.1), (1.0, 25.4)):
         a = cartridge.pmma(area)
@@ -316,7 +314,9 @@ def compute() -> dict[str, Any]:
             rows.append(_row("PMMA 1.8 m2 IL-6 fall 3 h after re-adding", "Membranes 2022 (> 70%)", "> 70",
                              100.0 * (1.0 - c[-1] / peak), "%", 70.0, 100.0, "above 70%"))
 
-    # 6. Heparin.
+
+def _rows_heparin(rows: list[Row], plots: dict[str, Any]) -> None:
+    """Heparin."""
     plots["heparin_hl"] = {d: heparin.bolus_half_life_min(d) for d in (25.0, 50.0, 100.0, 200.0, 400.0)}
     for dose, pub in ((25.0, 30.0), (100.0, 60.0), (400.0, 150.0)):
         lo, hi, tol = _rel(pub, 0.1)
@@ -327,7 +327,9 @@ def compute() -> dict[str, Any]:
         rows.append(_row(f"aPTT at {conc:g} IU/mL", "McGowan 1983; lab calibration table", pub, heparin.aptt_s(conc),
                          "s", lo, hi, tol))
 
-    # 7. Circuit pressures at the ends of the CytoSorb flow range.
+
+def _rows_pressures(rows: list[Row], plots: dict[str, Any]) -> None:
+    """Circuit pressures at the ends of the CytoSorb flow range."""
     c_fresh = circuit.coefficients(0.0, 0.0, True)
     plots["pressures"] = {q: circuit.pressures(q, c_fresh) for q in np.linspace(50.0, 500.0, 46)}
     for q in (150.0, 500.0):
@@ -338,7 +340,9 @@ def compute() -> dict[str, Any]:
                          "inside the range"))
         rows.append(_row(f"Return pressure at {q:g} mL/min", src, "50 to 150", pr, "mmHg", 50.0, 150.0, "inside the range"))
 
-    # 8. Circuit life (Monte Carlo over seeds).
+
+def _rows_circuit_life(rows: list[Row], plots: dict[str, Any]) -> None:
+    """Circuit life (Monte Carlo over seeds)."""
     lives_hep = circuit_lives(heparin_on=True)
     lives_none = circuit_lives(heparin_on=False)
     plots["lives"] = (lives_hep, lives_none)
@@ -346,112 +350,26 @@ def compute() -> dict[str, Any]:
                      float(np.median(lives_hep)), "h", 24.0, 29.0, "24-29 h (+/-2 h around the reported 26-27)"))
     rows.append(_row(f"Circuits reaching 24 h without anticoagulation ({CLOT_SEEDS} seeds)", "Zhang 2021", 47.0,
                      100.0 * float(np.mean(lives_none >= 24.0)), "%", 37.0, 57.0, "+/-10 points"))
+
+
+# Each section appends its rows and plot data, in this order.
+_SECTIONS = (_rows_untreated, _rows_kinetics, _rows_gubensek, _rows_endotoxin, _rows_pmma, _rows_heparin, _rows_pressures, _rows_circuit_life)
+
+
+def compute() -> dict[str, Any]:
+    """Run every calibration and collect rows and plot data.
+
+    Returns:
+        ``{"rows": [Row...], "plots": {...}}``.
+    """
+    rows: list[Row] = []
+    plots: dict[str, Any] = {}
+    for section in _SECTIONS:
+        section(rows, plots)
     return {"rows": rows, "plots": plots}
 
 
 # ----------------------------------------------------------------- outputs
-def _png(fig: Any) -> str:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
-    import matplotlib.pyplot as plt
-    plt.close(fig)
-    return base64.b64encode(buf.getvalue()).decode("ascii")
-
-
-def figures(plots: dict[str, Any]) -> list[tuple[str, str]]:
-    """Calibration plots as (title, base64 PNG).
-
-    Args:
-        plots: Plot data from :func:`compute`.
-
-    Returns:
-        The figures.
-    """
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    out = []
-    course = plots["course"]
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
-    th = course["t_s"] / 3600.0
-    for name in ("IL-6", "TNF-a", "IL-10", "IL-1b"):
-        axes[0].semilogy(th, course[name], label=name)
-    axes[0].axhspan(500, 3500, color="tab:blue", alpha=0.1, label="IL-6 0.5-3.5 ng/mL (Calandra)")
-    axes[0].axhspan(100, 5000, color="tab:orange", alpha=0.07, label="TNF-a 100-5,000")
-    axes[0].set_xlabel("hours after onset (untreated, k_pg 0.6)")
-    axes[0].set_ylabel("pg/mL")
-    axes[0].legend(fontsize=7)
-    axes[1].hist(np.log10(plots["cohort_baseline"]), bins=40, color="tab:blue")
-    axes[1].axvline(3.0, color="k", ls="--", label="1,000 pg/mL")
-    axes[1].set_xlabel("log10 IL-6 at device start (virtual cohort, n=2000)")
-    axes[1].legend(fontsize=7)
-    out.append(("Untreated course and cohort baseline IL-6", _png(fig)))
-
-    fig, ax = plt.subplots(figsize=(6.5, 3.6))
-    t = plots["gubensek_t"]
-    for qb, e in plots["gubensek"].items():
-        ax.plot(t, 100 * e, label=f"Qb {qb:g}")
-    ax.errorbar([0.5, 6.0], [26, 10], yerr=[[8, 4], [11, 11]], fmt="ko", label="pooled median (IQR)")
-    ax.plot([6, 12], [20, 20], "rs", label="Qb<200 ~20%")
-    ax.plot([6], [6], "b^", label="Qb>=200 6%")
-    ax.set_xlabel("cartridge age (h)")
-    ax.set_ylabel("IL-6 extraction (%)")
-    ax.legend(fontsize=7)
-    out.append(("CytoSorb IL-6 extraction vs Gubensek 2025", _png(fig)))
-
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
-    for name, (t, c) in plots["malard"].items():
-        axes[0].plot(t, 100 * c, label=name)
-    axes[0].plot([120, 120, 120], [100 - 83.4, 100 - 68.0, 106.3], "kx", label="Malard 2 h")
-    axes[0].set_xlabel("min")
-    axes[0].set_ylabel("endotoxin left (%)")
-    axes[0].legend(fontsize=7)
-    for area, (t, c) in plots["pmma"].items():
-        axes[1].plot(t, 100 * c, label=f"PMMA {area:g} m2")
-    axes[1].axhline(30, color="k", ls=":", label="70% fall")
-    axes[1].set_xlabel("min")
-    axes[1].set_ylabel("IL-6 (% of initial)")
-    axes[1].legend(fontsize=7)
-    out.append(("Endotoxin in vitro (Malard 2018) and PMMA IL-6 (Membranes 2022)", _png(fig)))
-
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
-    d = sorted(plots["heparin_hl"])
-    axes[0].plot(d, [plots["heparin_hl"][x] for x in d], "o-", label="model")
-    axes[0].plot([25, 100, 400], [30, 60, 150], "ks", label="Hirsh")
-    axes[0].set_xlabel("bolus (U/kg)")
-    axes[0].set_ylabel("apparent half-life (min)")
-    axes[0].legend(fontsize=7)
-    cc = np.linspace(0, 0.5, 51)
-    axes[1].semilogy(cc, heparin.aptt_s(cc), label="model")
-    axes[1].semilogy([0.1, 0.2, 0.3, 0.4], [38.4, 55, 74.5, 99], "ks", label="calibration table")
-    axes[1].set_xlabel("heparin (IU/mL)")
-    axes[1].set_ylabel("aPTT (s)")
-    axes[1].legend(fontsize=7)
-    out.append(("Heparin", _png(fig)))
-
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
-    qs = sorted(plots["pressures"])
-    p = np.array([plots["pressures"][q] for q in qs])
-    for j, (name, lo, hi) in enumerate((("access", -150, -50), ("pre-cartridge", 100, 250), ("return", 50, 150))):
-        line, = axes[0].plot(qs, p[:, j], label=name)
-        axes[0].fill_between([150, 500], lo, hi, color=line.get_color(), alpha=0.1)
-    axes[0].set_xlabel("blood flow (mL/min)")
-    axes[0].set_ylabel("mmHg")
-    axes[0].legend(fontsize=7)
-    hep, none = plots["lives"]
-    tt = np.linspace(0, 72, 289)
-    axes[1].plot(tt, [np.mean(hep > x) for x in tt], label="therapeutic heparin")
-    axes[1].plot(tt, [np.mean(none > x) for x in tt], label="no anticoagulation")
-    axes[1].plot([26], [0.5], "ks", label="RICH median 26 h")
-    axes[1].plot([24], [0.47], "r^", label="Zhang: 47% at 24 h")
-    axes[1].set_xlabel("hours")
-    axes[1].set_ylabel("circuits still open")
-    axes[1].legend(fontsize=7)
-    out.append(("Circuit pressures and circuit life", _png(fig)))
-    return out
-
-
 def _fmt(v: Any) -> str:
     if isinstance(v, float):
         return f"{v:.4g}"
@@ -474,7 +392,7 @@ def write(out_dir: Path, result: Optional[dict[str, Any]] = None, with_plots: bo
     rows = [r.as_json() for r in result["rows"]]
     doc = {"rows": rows, "all_pass": all(r["pass"] for r in rows)}
     (out_dir / "calibration.json").write_text(json.dumps(doc, indent=2) + "\n")
-    figs = figures(result["plots"]) if with_plots else []
+    figs = calibration_plots.figures(result["plots"]) if with_plots else []
     trs = "".join(
         f"<tr class=\"{'ok' if r['pass'] else 'bad'}\"><td>{html.escape(r['quantity'])}</td>"
         f"<td>{html.escape(r['source'])}</td><td>{html.escape(_fmt(r['published']))}</td>"

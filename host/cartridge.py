@@ -274,12 +274,22 @@ def clearances(processed_l: Num, bound_endotoxin: Num, plasma_ml_min: Num,
     """
     f = ntu_factor(plasma_ml_min, a)
     out = []
+    # The same sorption (e.g. IL-1b scaled by 1.0 from IL-6) or fouling volume
+    # gives the same numbers: computed once.
+    loads: dict[float, Num] = {}
+    done: dict[Sorption, Num] = {}
     for s in (a.il6, a.tnf, a.il1b, a.il10):
         if s.k0_ml_min == 0.0:
             out.append(0.0 * f)
+        elif s in done:
+            out.append(done[s])
         else:
-            k = s.k_inf_ml_min + (s.k0_ml_min - s.k_inf_ml_min) / (1.0 + processed_l / s.v_half_l)
-            out.append(plasma_ml_min * (1.0 - exp(-k * f)))
+            load = loads.get(s.v_half_l)
+            if load is None:
+                load = loads[s.v_half_l] = 1.0 + processed_l / s.v_half_l
+            k = s.k_inf_ml_min + (s.k0_ml_min - s.k_inf_ml_min) / load
+            done[s] = plasma_ml_min * (1.0 - exp(-k * f))
+            out.append(done[s])
     s = a.endotoxin
     if s.k0_ml_min == 0.0:
         out.append(0.0 * f)

@@ -19,13 +19,14 @@ seed, actuator sequence) however ``advance`` is chunked, and ``snapshot`` /
 from __future__ import annotations
 
 from array import array
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Optional
 
 from host import cartridge, circuit, cytokines, heparin, lab, noise, physiology
+from host.faults import Faults
 from host.inflammation import anti_drive, pro_drive
 from host.patient import DeviceParams, PatientParams
-from host.sensors import SENSOR_CHANNELS, SensorFault, faulted
+from host.sensors import CHANNEL_INDEX, FLAG_AIR, SENSOR_CHANNELS, SensorFault, faulted, pack, words
 
 __all__ = ["Plant", "Actuators", "Faults", "SensorFault", "SENSOR_CHANNELS", "TRACE_COLUMNS"]
 
@@ -38,8 +39,6 @@ TRACE_COLUMNS = (
     "drive_pro", "drive_anti",
     "endotoxin_eu_ml", "clearance_il6_ml_min", "clearance_endotoxin_ml_min",
 )
-
-_CH_INDEX = {name: i for i, name in enumerate(SENSOR_CHANNELS)}
 
 
 @dataclass(frozen=True)
@@ -58,34 +57,6 @@ class Actuators:
     clamp_open: bool = False
     heparin_u_h: float = 0.0
     heparin_bolus_u: float = 0.0
-
-
-@dataclass
-class Faults:
-    """Injected faults; change them between ``advance`` calls.
-
-    Attributes:
-        access_occlusion: 0 (none) .. 1 (complete) narrowing of the access line.
-        air_ticks_remaining: Ticks for which the air detector still sees air.
-        clot_boost: Clot growth rate is multiplied by ``1 + clot_boost``.
-        sensor: Per-channel sensor faults.
-        drift_start: Bookkeeping: tick at which each drift fault was first applied.
-    """
-
-    access_occlusion: float = 0.0
-    air_ticks_remaining: int = 0
-    clot_boost: float = 0.0
-    sensor: dict[str, SensorFault] = field(default_factory=dict)
-    drift_start: dict[str, tuple[SensorFault, int]] = field(default_factory=dict)
-
-    def clone(self) -> "Faults":
-        """Independent copy (SensorFault values are immutable and shared).
-
-        Returns:
-            The copy.
-        """
-        return Faults(self.access_occlusion, self.air_ticks_remaining, self.clot_boost,
-                      dict(self.sensor), dict(self.drift_start))
 
 
 @dataclass
@@ -203,23 +174,12 @@ class Plant:
             return
         s = self._s
         faults = self.faults
-        pump = act.pump_ml_min
-        s.pump_ml_min = pump
+        s.pump_ml_min = act.pump_ml_min
         s.heparin_u_h = act.heparin_u_h
-        bolus = act.heparin_bolus_u
-        if bolus != s.last_bolus_u:
-            if bolus > s.last_bolus_u:
-                s.hep_conc += (bolus - s.last_bolus_u) / self._hep_vol_ml
-                s.aptt = float(heparin.aptt_s(s.hep_conc))
-            s.last_bolus_u = bolus
-
-        if faults.access_occlusion != self._coef_occ:
-            self._coef = self._coefficients()
+        self._give_bolus(act.heparin_bolus_u)
+        q_base = self._flow_limit(act)
         coef = self._coef
         hyd = self.device.hydraulics
-        q_base = pump if (act.clamp_open and pump > 0.0) else 0.0
-        if q_base > 0.0 and faults.access_occlusion > 0.0:
-            q_base = min(q_base, circuit.max_flow(coef, hyd))
         # The outlet limit moves with the clot, so it is taken again after
         # every slow step: the same value whatever the chunking.
         q_target = min(q_base, circuit.max_outlet_flow(coef, hyd)) if q_base > 0.0 else 0.0
@@ -232,6 +192,7 @@ class Plant:
         blk_hi = blk_lo + noise.BLOCK
         special = bool(faults.sensor) or faults.air_ticks_remaining > 0
         emit = out is not None
+        healthy: list[float] = []  # physical readings of healthy ticks, packed by host.sensors
         q = s.q
         q_acc = s.q_acc
         hep_acc = s.hep_acc_u
@@ -260,45 +221,59 @@ class Plant:
                     blk_lo = cache.block * noise.BLOCK
                     blk_hi = blk_lo + noise.BLOCK
                 j = (tick - blk_lo) * 4
-                r0 = round((ps - c_acc * x + sp * vals[j]) * 10.0)
-                r1 = round((p_ret + c_cart * x + sp * vals[j + 1]) * 10.0)
-                r2 = round((p_ret + sp * vals[j + 2]) * 10.0)
-                r3 = round((q + sq * vals[j + 3]) * 10.0)
-                if r0 < -32768:
-                    r0 = -32768
-                elif r0 > 32767:
-                    r0 = 32767
-                if r1 > 32767:
-                    r1 = 32767
-                elif r1 < -32768:
-                    r1 = -32768
-                if r2 > 32767:
-                    r2 = 32767
-                elif r2 < -32768:
-                    r2 = -32768
-                if r3 < 0:
-                    r3 = 0
-                elif r3 > 32767:
-                    r3 = 32767
+                pa = ps - c_acc * x + sp * vals[j]
+                pp = p_ret + c_cart * x + sp * vals[j + 1]
+                pr = p_ret + sp * vals[j + 2]
+                qr = q + sq * vals[j + 3]
                 if special:
+                    if healthy:
+                        pack(healthy, out)
+                        healthy.clear()
                     s.tick = tick
-                    row = self._special(tick, [r0, r1, r2, r3, 0],
-                                        (ps - c_acc * x + sp * vals[j], p_ret + c_cart * x + sp * vals[j + 1],
-                                         p_ret + sp * vals[j + 2], q + sq * vals[j + 3]))
-                    out.extend(row)
+                    out.extend(self._special(tick, words(pa, pp, pr, qr), (pa, pp, pr, qr)))
                     special = bool(faults.sensor) or faults.air_ticks_remaining > 0
                 else:
-                    out.append(r0)
-                    out.append(r1)
-                    out.append(r2)
-                    out.append(r3)
-                    out.append(0)
+                    healthy += (pa, pp, pr, qr)
             elif faults.air_ticks_remaining > 0:
                 faults.air_ticks_remaining -= 1
             if tick % trace_every == 0:
                 s.q, s.q_acc, s.hep_acc_u, s.tick = q, q_acc, hep_acc, tick
                 self.trace_rows.append(self._row())
         s.q, s.q_acc, s.hep_acc_u, s.tick = q, q_acc, hep_acc, tick
+        if healthy:
+            pack(healthy, out)
+
+    def _give_bolus(self, bolus: float) -> None:
+        """Give the patient the bolus units delivered since the last call.
+
+        Args:
+            bolus: Cumulative bolus units (monotonic).
+        """
+        s = self._s
+        if bolus != s.last_bolus_u:
+            if bolus > s.last_bolus_u:
+                s.hep_conc += (bolus - s.last_bolus_u) / self._hep_vol_ml
+                s.aptt = float(heparin.aptt_s(s.hep_conc))
+            s.last_bolus_u = bolus
+
+    def _flow_limit(self, act: Actuators) -> float:
+        """Flow the pump can move with these actuators and the access occlusion
+        (before the outlet limit); brings the pressure coefficients up to date.
+
+        Args:
+            act: Actuator outputs.
+
+        Returns:
+            Flow (mL/min), 0 when stopped or clamped.
+        """
+        occlusion = self.faults.access_occlusion
+        if occlusion != self._coef_occ:
+            self._coef = self._coefficients()
+        pump = act.pump_ml_min
+        q_base = pump if (act.clamp_open and pump > 0.0) else 0.0
+        if q_base > 0.0 and occlusion > 0.0:
+            q_base = min(q_base, circuit.max_flow(self._coef, self.device.hydraulics))
+        return q_base
 
     def _special(self, tick: int, raw: list[int], phys: tuple[float, float, float, float]) -> list[int]:
         """Readings of one tick when air or sensor faults are active.
@@ -313,13 +288,13 @@ class Plant:
         """
         f = self.faults
         if f.air_ticks_remaining > 0:
-            raw[4] = 1
+            raw[4] = FLAG_AIR
             f.air_ticks_remaining -= 1
         if f.sensor:
             off = self._fault_noise.load(tick)
             zs = self._fault_noise.values
             for name, fault in f.sensor.items():
-                i = _CH_INDEX[name]
+                i = CHANNEL_INDEX[name]
                 started = f.drift_start.get(name)
                 if started is None or started[0] is not fault:
                     f.drift_start[name] = (fault, tick)
@@ -438,13 +413,6 @@ class Plant:
         """
         state, faults, n_rows = snap
         self._s = state.clone()
-        f = self.faults  # restored in place: references held by callers stay valid
-        f.access_occlusion = faults.access_occlusion
-        f.air_ticks_remaining = faults.air_ticks_remaining
-        f.clot_boost = faults.clot_boost
-        f.sensor.clear()
-        f.sensor.update(faults.sensor)
-        f.drift_start.clear()
-        f.drift_start.update(faults.drift_start)
+        self.faults.restore(faults)  # in place: references held by callers stay valid
         del self.trace_rows[n_rows:]
         self._coef = self._coefficients()

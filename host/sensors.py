@@ -6,7 +6,11 @@ blood-flow reading in 0.1 mL/min (0..32767) and a flags word (bit 0 = air).
 
 from __future__ import annotations
 
+from array import array
 from dataclasses import dataclass
+
+import numpy as np
+
 SENSOR_CHANNELS = ("p_access", "p_pre", "p_return", "q_blood", "flags")
 PRESSURE_CHANNELS = ("p_access", "p_pre", "p_return")
 SCALE = 10.0  # counts per mmHg and per mL/min
@@ -14,6 +18,8 @@ INT16_MIN = -32768
 INT16_MAX = 32767
 FLAG_AIR = 1
 FAULT_KINDS = ("stuck", "drift", "noise", "range")
+# Index of each channel in a tick's readings.
+CHANNEL_INDEX = {name: i for i, name in enumerate(SENSOR_CHANNELS)}
 
 
 @dataclass(frozen=True)
@@ -60,6 +66,78 @@ def to_counts(value: float, lo: int = INT16_MIN, hi: int = INT16_MAX) -> int:
     """
     c = round(value * SCALE)
     return hi if c > hi else lo if c < lo else c
+
+
+def words(p_access: float, p_pre: float, p_return: float, q_blood: float, flags: int = 0,
+          _scale: float = SCALE, _lo: int = INT16_MIN, _hi: int = INT16_MAX) -> list[int]:
+    """One tick's readings, in ``SENSOR_CHANNELS`` order.
+
+    The same arithmetic as :func:`to_counts` per channel, written out (the
+    constants bound as defaults): this runs once per control period in the
+    plant's inner loop.
+
+    Args:
+        p_access: Access pressure (mmHg).
+        p_pre: Pre-cartridge pressure (mmHg).
+        p_return: Return pressure (mmHg).
+        q_blood: Blood-flow reading (mL/min).
+        flags: Flags word (``FLAG_AIR``).
+
+    Returns:
+        ``[p_access, p_pre, p_return, q_blood, flags]``: pressures in counts of
+        0.1 mmHg clipped to int16, flow in counts of 0.1 mL/min clipped to
+        0..32767.
+    """
+    r0 = round(p_access * _scale)
+    r1 = round(p_pre * _scale)
+    r2 = round(p_return * _scale)
+    r3 = round(q_blood * _scale)
+    if r0 < _lo:
+        r0 = _lo
+    elif r0 > _hi:
+        r0 = _hi
+    if r1 > _hi:
+        r1 = _hi
+    elif r1 < _lo:
+        r1 = _lo
+    if r2 > _hi:
+        r2 = _hi
+    elif r2 < _lo:
+        r2 = _lo
+    if r3 < 0:
+        r3 = 0
+    elif r3 > _hi:
+        r3 = _hi
+    return [r0, r1, r2, r3, flags]
+
+
+# From this many ticks on, :func:`pack` quantises with numpy (same numbers:
+# ``numpy.rint`` rounds half to even like ``round``).
+_NUMPY_MIN_TICKS = 16
+
+
+def pack(phys: list[float], out: array) -> None:
+    """Append the readings of healthy ticks (flags 0) to ``out``.
+
+    Args:
+        phys: Flat list of ``(p_access, p_pre, p_return, q_blood)`` per tick in
+            physical units (mmHg, mL/min), noise included.
+        out: int16 array; ``len(SENSOR_CHANNELS)`` words are appended per tick,
+            as :func:`words` gives them.
+    """
+    n = len(phys) // 4
+    if n >= _NUMPY_MIN_TICKS:
+        a = np.asarray(phys, dtype=np.float64).reshape(n, 4) * SCALE
+        if np.isfinite(a).all():
+            np.rint(a, out=a)
+            np.clip(a[:, :3], INT16_MIN, INT16_MAX, out=a[:, :3])
+            np.clip(a[:, 3], 0, INT16_MAX, out=a[:, 3])
+            w = np.zeros((n, len(SENSOR_CHANNELS)), dtype=np.int16)
+            w[:, :4] = a
+            out.frombytes(w.tobytes())
+            return
+    for i in range(0, 4 * n, 4):
+        out.extend(words(phys[i], phys[i + 1], phys[i + 2], phys[i + 3]))
 
 
 def faulted(channel: str, fault: SensorFault, phys: float, raw: int, elapsed_s: float, z: float) -> int:

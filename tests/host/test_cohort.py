@@ -146,20 +146,18 @@ def test_bench_small() -> None:
     assert cohort.bench_plant_cohort(n=50, days=0.2) > 0.0
 
 
-def test_driver_kernel_bit_identical_to_shared_step() -> None:
-    from host import inflammation
-    rng = np.random.default_rng(0)
-    n = 64
-    st = inflammation.ReynoldsState(p=rng.uniform(0, 10, n), n=rng.uniform(0, 1, n), d=rng.uniform(0, 5, n),
-                                    ca=rng.uniform(0.1, 0.6, n))
-    k_pg = rng.uniform(0.25, 0.65, n)
-    q = inflammation.ReynoldsParams()
-    drv = cohort._Driver(st, k_pg, q)
-    for _ in range(50):
-        pro, anti = drv.pro_anti()
-        assert np.array_equal(pro, inflammation.pro_drive(st, q))
-        assert np.array_equal(anti, inflammation.anti_drive(st, q))
-        drv.step(1.0 / 60.0)
-        st = inflammation.step(st, k_pg, 1.0 / 60.0, q)
-        for name in ("p", "n", "d", "ca"):
-            assert np.array_equal(getattr(drv, name), getattr(st, name)), name
+def test_cohort_runs_the_shared_step_bit_identical() -> None:
+    """The cohort steps with host.physiology.step itself: its untreated arm at the
+    plant's 1 s step is bit for bit the shared step run on the same patients."""
+    pats = [PatientParams(weight_kg=82.0, hematocrit=0.33, k_pg=0.5, p0=1.2, hours_since_onset=0.0,
+                          cytokine_gain=1.3),
+            PatientParams(weight_kg=55.0, hematocrit=0.25, k_pg=0.4, hours_since_onset=0.0),
+            PatientParams(weight_kg=95.0, k_pg=0.65, p0=1.5, hours_since_onset=0.0, cytokine_gain=0.4)]
+    res = cohort.run_cohort(patients=cohort.CohortPatients.from_params(pats), days=0.5 / 24.0, dt_s=1.0,
+                            record_every_s=60.0)
+    ref = untreated.simulate_cohort(pats, 1800.0, 60.0)
+    assert np.array_equal(res["t_s"], ref["t_s"])
+    for name in ("IL-6", "TNF-a", "IL-1b", "IL-10", "endotoxin"):
+        assert np.array_equal(res["traj"]["untreated"][name], ref[name]), name
+        # before any session both arms are the same
+        assert np.array_equal(res["traj"]["treated"][name][0], ref[name][0]), name
