@@ -108,6 +108,8 @@ class Service:
             "period_ms": self.ctl.period_ms,
             "max_samples": P.MAX_SAMPLES,
             "test_mode": self.ctl.test_mode,
+            # host: samples and time come from the host (sim HAL); board: own clock
+            "clock": "host" if self.hal_name == "sim" else "board",
             "boot": self.boot_notice,
         }
 

@@ -16,125 +16,15 @@ from __future__ import annotations
 
 import bisect
 import math
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from hil import frames
-from hil.scenario import TRACE_UNITS, Anchor, Expectation, Measurement, Step, When
+from hil.scenario import TRACE_UNITS, Expectation, Measurement, Step, When
+from hil.timeline import Timeline
 
 C = frames.C
 PRIO = {"low": C.PRIO_LOW, "medium": C.PRIO_MEDIUM, "high": C.PRIO_HIGH}
-
-
-class Timeline:
-    """What happened in a run, indexed by virtual tick.
-
-    Args:
-        period_s: the board's control period.
-    """
-
-    def __init__(self, period_s: float) -> None:
-        self.period_s = period_s
-        self.events: list[dict[str, Any]] = []
-        self.status_ticks: list[int] = []
-        self.statuses: list[frames.Status] = []
-        self.trace_columns: tuple[str, ...] = ()
-        self.trace_rows: list[tuple[float, ...]] = []
-        self.end_tick = 0
-        self.counters: dict[str, int] = {}
-        # [cut, boot) tick windows in which the board had no power.
-        self.off_windows: list[tuple[int, int]] = []
-
-    # -- recording --------------------------------------------------------------
-
-    def add_event(self, tick: int, rec: dict[str, Any]) -> dict[str, Any]:
-        e = {"t_s": round(tick * self.period_s, 3), "tick": tick, **{k: v for k, v in rec.items()
-                                                                   if k not in ("t_s", "tick")}}
-        self.events.append(e)
-        return e
-
-    def add_status(self, tick: int, status: frames.Status) -> None:
-        if self.statuses and self.status_ticks[-1] == tick:
-            self.statuses[-1] = status
-        elif not self.statuses or status != self.statuses[-1]:
-            self.status_ticks.append(tick)
-            self.statuses.append(status)
-
-    def power_off(self, tick: int, until: int) -> None:
-        """The board loses power after ``tick`` and boots at ``until``.
-
-        An unpowered board drives nothing: from ``tick`` on, the status in
-        effect has the pump at 0, the clamp closed, no heparin and no alarm
-        sound, until the board's first status after it booted.
-        """
-        self.off_windows.append((tick, until))
-        last = self.status_at(tick)
-        if last is not None:
-            self.add_status(tick, replace(last, pump=0, heparin=0,
-                                          flags=last.flags & ~(frames.P.F_CLAMP_OPEN | frames.P.F_AUDIBLE)))
-
-    def unpowered(self, tick: int) -> bool:
-        """Whether the board had no power after ``tick``."""
-        return any(a <= tick < b for a, b in self.off_windows)
-
-    def state_name_at(self, tick: int) -> str:
-        """The board's state after ``tick``: ``off`` without power, ``""`` before any status."""
-        if self.unpowered(tick):
-            return "off"
-        s = self.status_at(tick)
-        return s.state_name if s is not None else ""
-
-    # -- queries ----------------------------------------------------------------
-
-    def t(self, tick: int) -> float:
-        return round(tick * self.period_s, 3)
-
-    def ticks(self, seconds: float) -> int:
-        return round(seconds / self.period_s)
-
-    def matches(self, e: dict[str, Any], a: Anchor) -> bool:
-        if a.kind == "state":
-            return e["type"] == "state" and e["to"] == a.name
-        if a.kind == "alarm":
-            return e["type"] == "alarm" and e["alarm"] == a.name
-        if a.kind == "step":
-            return e["type"] == "step" and e["id"] == a.name
-        if a.kind == "event":
-            return e["type"] == a.name
-        return False
-
-    def anchor_tick(self, a: Anchor) -> int | None:
-        """Tick of the nth occurrence of an anchor in the whole run, or None.
-
-        This is the one meaning of ``#n`` (``nth``) everywhere: as an anchor
-        of a time and as the filter of a measurement alike, counted from
-        the start of the run, never from the start of a window.
-        """
-        if a.kind == "start":
-            return 0
-        if a.kind == "end":
-            return self.end_tick
-        ticks = sorted(e["tick"] for e in self.events if self.matches(e, a))
-        return ticks[a.nth - 1] if len(ticks) >= a.nth else None
-
-    def when_tick(self, w: When) -> int | None:
-        base = self.anchor_tick(w.anchor)
-        return None if base is None else base + self.ticks(w.plus_s)
-
-    def status_at(self, tick: int) -> frames.Status | None:
-        """The board's status block in effect after ``tick``."""
-        i = bisect.bisect_right(self.status_ticks, tick) - 1
-        return self.statuses[i] if i >= 0 else None
-
-    def describe_state(self, tick: int) -> str:
-        if self.unpowered(tick):
-            return "board unpowered (pump 0 mL/min, clamp closed, heparin 0 U/h)"
-        s = self.status_at(tick)
-        if s is None:
-            return "no status"
-        alarms = [C.ALARM_NAMES[i] for i in range(1, C.N_ALARMS) if (s.active | s.latched) >> i & 1]
-        return (f"state {s.state_name}, pump {s.pump / 10:g} mL/min, clamp "
-                f"{'open' if s.clamp_open else 'closed'}, alarms {', '.join(alarms) or 'none'}")
 
 
 @dataclass
@@ -182,32 +72,41 @@ def _anchor_missing(x: Expectation, tl: Timeline, w: When, expected: str) -> Che
 
 def evaluate(x: Expectation, tl: Timeline) -> Check:
     """Decide one expectation on a finished run's time line."""
-    name = x.describe()
     if x.kind == "final_state":
         s = tl.status_at(tl.end_tick)
         got = s.state_name if s else "nothing"
-        return Check(name, x.kind, "pass" if got == x.target else "fail", tl.t(tl.end_tick),
+        return Check(x.describe(), x.kind, "pass" if got == x.target else "fail", tl.t(tl.end_tick),
                      f"state {x.target} at the end", tl.describe_state(tl.end_tick), x.line)
-    start = tl.when_tick(x.after)
     if x.kind == "no_alarm":
-        expected = f"no {'' if x.target == 'any' else x.target + ' '}alarm" + (
-            f" of priority {x.priority} or above" if x.priority else "") + f" from {x.after} to {x.until}"
-        if start is None:
-            return _anchor_missing(x, tl, x.after, expected)
-        stop = tl.when_tick(x.until)
-        if stop is None:
-            stop = tl.end_tick
-        stop = min(stop, tl.end_tick)
-        for e in _alarms_between(tl, start, stop):
-            if x.target != "any" and e["alarm"] != x.target:
-                continue
-            if x.priority and PRIO[e["priority"]] < PRIO[x.priority]:
-                continue
-            return Check(name, x.kind, "fail", e["t_s"], expected,
-                         f"alarm {e['alarm']} ({e['priority']}) raised at t={e['t_s']:g} s, value {e.get('value')}",
-                         x.line)
-        return Check(name, x.kind, "pass", tl.t(stop), expected,
-                     f"no such alarm from t={tl.t(start):g} s to t={tl.t(stop):g} s", x.line)
+        return _no_alarm(x, tl)
+    return _within(x, tl)
+
+
+def _no_alarm(x: Expectation, tl: Timeline) -> Check:
+    name = x.describe()
+    start = tl.when_tick(x.after)
+    expected = f"no {'' if x.target == 'any' else x.target + ' '}alarm" + (
+        f" of priority {x.priority} or above" if x.priority else "") + f" from {x.after} to {x.until}"
+    if start is None:
+        return _anchor_missing(x, tl, x.after, expected)
+    stop = tl.when_tick(x.until)
+    if stop is None:
+        stop = tl.end_tick
+    stop = min(stop, tl.end_tick)
+    for e in _alarms_between(tl, start, stop):
+        if x.target != "any" and e["alarm"] != x.target:
+            continue
+        if x.priority and PRIO[e["priority"]] < PRIO[x.priority]:
+            continue
+        return Check(name, x.kind, "fail", e["t_s"], expected,
+                     f"alarm {e['alarm']} ({e['priority']}) raised at t={e['t_s']:g} s, value {e.get('value')}",
+                     x.line)
+    return Check(name, x.kind, "pass", tl.t(stop), expected,
+                 f"no such alarm from t={tl.t(start):g} s to t={tl.t(stop):g} s", x.line)
+
+
+def _within(x: Expectation, tl: Timeline) -> Check:
+    """An alarm, a state or the pump stopped within a time after an anchor."""
     assert x.within_s is not None
     window = f"within {x.within_s:g} s after {x.after}"
     if x.kind == "alarm":
@@ -216,44 +115,61 @@ def evaluate(x: Expectation, tl: Timeline) -> Check:
         expected = f"state {x.target} {window}"
     else:
         expected = f"pump stopped and clamp closed {window}"
+    start = tl.when_tick(x.after)
     if start is None:
         return _anchor_missing(x, tl, x.after, expected)
     deadline = start + tl.ticks(x.within_s)
-    found_tick: int | None = None
-    detail = ""
-    other_priority: list[dict[str, Any]] = []
-    if x.kind == "alarm":
-        # Any raise of the alarm in the window counts, the first one or a
-        # later one (raised again, or escalated to another priority).
-        hits = sorted((e for e in tl.events if e["type"] == "alarm" and e["alarm"] == x.target
-                       and e["tick"] >= start), key=lambda e: e["tick"])
-        good = [e for e in hits if not x.priority or e["priority"] == x.priority]
-        other_priority = [e for e in hits if e not in good and e["tick"] <= deadline]
-        if good:
-            e = good[0]
-            found_tick = e["tick"]
-            detail = f"alarm {x.target} ({e['priority']}) at t={e['t_s']:g} s, value {e.get('value')}"
-    elif x.kind == "state":
-        # Entered after the anchor (being in it already does not count; the
-        # state a board boots into is entered at its boot).
-        hits = sorted((e for e in tl.events if e["type"] == "state" and e["to"] == x.target
-                       and e["tick"] >= start), key=lambda e: e["tick"])
-        if hits:
-            found_tick = hits[0]["tick"]
-            how = " (at a restart of the board)" if hits[0].get("cause") == "boot" else ""
-            detail = f"state {x.target} entered at t={hits[0]['t_s']:g} s{how}"
-    else:
-        i = max(0, bisect.bisect_right(tl.status_ticks, start) - 1)
-        for tick, s in zip(tl.status_ticks[i:], tl.statuses[i:]):
-            if s.pump == 0 and not s.clamp_open:
-                found_tick = max(tick, start)
-                how = ("the board unpowered" if tl.unpowered(found_tick)
-                       else f"state {s.state_name}, heparin {s.heparin / 10:g} U/h")
-                detail = f"pump 0 mL/min and clamp closed at t={tl.t(found_tick):g} s ({how})"
-                break
+    find = {"alarm": _find_alarm, "state": _find_state}.get(x.kind, _find_stopped)
+    found_tick, detail, other_priority = find(x, tl, start, deadline)
     if found_tick is not None and found_tick <= deadline:
-        return Check(name, x.kind, "pass", tl.t(found_tick), expected,
+        return Check(x.describe(), x.kind, "pass", tl.t(found_tick), expected,
                      f"{detail} (+{tl.t(found_tick - start):g} s)", x.line)
+    return _missed(x, tl, expected, start, deadline, found_tick, detail, other_priority)
+
+
+_Found = tuple[int | None, str, list[dict[str, Any]]]
+
+
+def _find_alarm(x: Expectation, tl: Timeline, start: int, deadline: int) -> _Found:
+    # Any raise of the alarm in the window counts, the first one or a
+    # later one (raised again, or escalated to another priority).
+    hits = sorted((e for e in tl.events if e["type"] == "alarm" and e["alarm"] == x.target
+                   and e["tick"] >= start), key=lambda e: e["tick"])
+    good = [e for e in hits if not x.priority or e["priority"] == x.priority]
+    other_priority = [e for e in hits if e not in good and e["tick"] <= deadline]
+    if good:
+        e = good[0]
+        return e["tick"], f"alarm {x.target} ({e['priority']}) at t={e['t_s']:g} s, value {e.get('value')}", \
+            other_priority
+    return None, "", other_priority
+
+
+def _find_state(x: Expectation, tl: Timeline, start: int, deadline: int) -> _Found:
+    # Entered after the anchor (being in it already does not count; the
+    # state a board boots into is entered at its boot).
+    hits = sorted((e for e in tl.events if e["type"] == "state" and e["to"] == x.target
+                   and e["tick"] >= start), key=lambda e: e["tick"])
+    if hits:
+        how = " (at a restart of the board)" if hits[0].get("cause") == "boot" else ""
+        return hits[0]["tick"], f"state {x.target} entered at t={hits[0]['t_s']:g} s{how}", []
+    return None, "", []
+
+
+def _find_stopped(x: Expectation, tl: Timeline, start: int, deadline: int) -> _Found:
+    i = max(0, bisect.bisect_right(tl.status_ticks, start) - 1)
+    for tick, s in zip(tl.status_ticks[i:], tl.statuses[i:]):
+        if s.pump == 0 and not s.clamp_open:
+            found_tick = max(tick, start)
+            how = ("the board unpowered" if tl.unpowered(found_tick)
+                   else f"state {s.state_name}, heparin {s.heparin / 10:g} U/h")
+            return found_tick, f"pump 0 mL/min and clamp closed at t={tl.t(found_tick):g} s ({how})", []
+    return None, "", []
+
+
+def _missed(x: Expectation, tl: Timeline, expected: str, start: int, deadline: int,
+            found_tick: int | None, detail: str, other_priority: list[dict[str, Any]]) -> Check:
+    """The failure of an expectation not met by its deadline, with what was seen."""
+    name = x.describe()
     if deadline > tl.end_tick:
         return Check(name, x.kind, "fail", tl.t(tl.end_tick), expected,
                      f"the run ended at t={tl.t(tl.end_tick):g} s, before the deadline "
@@ -295,6 +211,61 @@ def _window(m: Measurement, tl: Timeline) -> tuple[int | None, int | None]:
     return lo, hi
 
 
+_Value = tuple[float | None, int | None, str]
+
+
+def _trace_value(m: Measurement, tl: Timeline, lo: int, hi: int) -> _Value:
+    """A plant quantity's statistic over the window, from the trace."""
+    if not tl.trace_rows:
+        return None, hi, "no plant trace (the board reads its own sensors)"
+    col = tl.trace_columns.index(m.quantity)
+    t_lo, t_hi = tl.t(lo), tl.t(hi)
+    vals = [r[col] for r in tl.trace_rows if t_lo - 1e-9 <= r[0] <= t_hi + 1e-9]
+    if not vals:
+        return None, hi, f"no trace rows between t={t_lo:g} s and t={t_hi:g} s"
+    if m.stat == "last":
+        v = vals[-1]
+    elif m.stat == "first":
+        v = vals[0]
+    elif m.stat == "min":
+        v = min(vals)
+    elif m.stat == "max":
+        v = max(vals)
+    elif m.stat == "mean":
+        v = sum(vals) / len(vals)
+    else:
+        v = (vals[-1] - vals[0]) / vals[0] * 100.0 if vals[0] else float("nan")
+    return float(v), hi, f"{m.stat} of {len(vals)} trace rows"
+
+
+def _delay(m: Measurement, tl: Timeline, lo: int, hi: int) -> _Value:
+    # The filter names one occurrence on the run's time line, as an
+    # anchor does: 'alarm:X#2' is the 2nd raise of X in the run.
+    t = tl.anchor_tick(m.filter)
+    if t is None:
+        return None, hi, f"{m.filter} did not happen in the run"
+    if t < lo:
+        return None, hi, (f"{m.filter} happened at t={tl.t(t):g} s, before the window start "
+                          f"t={tl.t(lo):g} s ('#n' counts occurrences in the whole run)")
+    if t > hi:
+        return None, hi, f"{m.filter} happened at t={tl.t(t):g} s, after the window end t={tl.t(hi):g} s"
+    return tl.t(t - lo), t, f"{m.filter} at t={tl.t(t):g} s"
+
+
+def _state_time(m: Measurement, tl: Timeline, lo: int, hi: int) -> _Value:
+    total = 0
+    i = max(0, bisect.bisect_right(tl.status_ticks, lo) - 1)
+    ticks = tl.status_ticks[i:] + [hi]
+    for k, s in enumerate(tl.statuses[i:]):
+        a, b = max(ticks[k], lo), min(ticks[k + 1], hi)
+        if b > a and s.state_name == m.filter:
+            total += b - a
+            # Without power the board is in no state.
+            for off_a, off_b in tl.off_windows:
+                total -= max(0, min(b, off_b) - max(a, off_a))
+    return total * tl.period_s / 3600.0, hi, ""
+
+
 def measure_value(m: Measurement, tl: Timeline) -> tuple[float | None, int | None, str]:
     """The value of a measurement, the tick it was decided at, and a note."""
     lo, hi = _window(m, tl)
@@ -304,26 +275,11 @@ def measure_value(m: Measurement, tl: Timeline) -> tuple[float | None, int | Non
         return None, tl.end_tick, f"the window end {m.until} never happened"
     q = m.quantity
     if q in TRACE_UNITS:
-        if not tl.trace_rows:
-            return None, hi, "no plant trace (the board reads its own sensors)"
-        col = tl.trace_columns.index(q)
-        t_lo, t_hi = tl.t(lo), tl.t(hi)
-        vals = [r[col] for r in tl.trace_rows if t_lo - 1e-9 <= r[0] <= t_hi + 1e-9]
-        if not vals:
-            return None, hi, f"no trace rows between t={t_lo:g} s and t={t_hi:g} s"
-        if m.stat == "last":
-            v = vals[-1]
-        elif m.stat == "first":
-            v = vals[0]
-        elif m.stat == "min":
-            v = min(vals)
-        elif m.stat == "max":
-            v = max(vals)
-        elif m.stat == "mean":
-            v = sum(vals) / len(vals)
-        else:
-            v = (vals[-1] - vals[0]) / vals[0] * 100.0 if vals[0] else float("nan")
-        return float(v), hi, f"{m.stat} of {len(vals)} trace rows"
+        return _trace_value(m, tl, lo, hi)
+    if q == "delay_s":
+        return _delay(m, tl, lo, hi)
+    if q == "state_time_h":
+        return _state_time(m, tl, lo, hi)
     evs = [e for e in tl.events if lo <= e["tick"] <= hi]
     if q == "alarm_count":
         n = sum(1 for e in evs if e["type"] == "alarm" and (m.filter is None or e["alarm"] == m.filter))
@@ -337,30 +293,6 @@ def measure_value(m: Measurement, tl: Timeline) -> tuple[float | None, int | Non
         if not due:
             return None, hi, "no cartridge exchange fell due in the window"
         return due[0]["flow_time_s"] / 3600.0, due[0]["tick"], f"cartridge {due[0]['cartridge']}"
-    if q == "delay_s":
-        # The filter names one occurrence on the run's time line, as an
-        # anchor does: 'alarm:X#2' is the 2nd raise of X in the run.
-        t = tl.anchor_tick(m.filter)
-        if t is None:
-            return None, hi, f"{m.filter} did not happen in the run"
-        if t < lo:
-            return None, hi, (f"{m.filter} happened at t={tl.t(t):g} s, before the window start "
-                              f"t={tl.t(lo):g} s ('#n' counts occurrences in the whole run)")
-        if t > hi:
-            return None, hi, f"{m.filter} happened at t={tl.t(t):g} s, after the window end t={tl.t(hi):g} s"
-        return tl.t(t - lo), t, f"{m.filter} at t={tl.t(t):g} s"
-    if q == "state_time_h":
-        total = 0
-        i = max(0, bisect.bisect_right(tl.status_ticks, lo) - 1)
-        ticks = tl.status_ticks[i:] + [hi]
-        for k, s in enumerate(tl.statuses[i:]):
-            a, b = max(ticks[k], lo), min(ticks[k + 1], hi)
-            if b > a and s.state_name == m.filter:
-                total += b - a
-                # Without power the board is in no state.
-                for off_a, off_b in tl.off_windows:
-                    total -= max(0, min(b, off_b) - max(a, off_a))
-        return total * tl.period_s / 3600.0, hi, ""
     if q == "link_resends":
         return float(tl.counters.get("resends", 0)), hi, ""
     s = tl.status_at(hi)

@@ -23,7 +23,7 @@ board's status, and the run's virtual time is the board's own tick count.
 
 The surface is that of :class:`~hil.loop.ClosedLoop` as the runner and the
 expectations use it (``tick``, ``status``, ``events``, ``command``,
-``run_until``, ``stats``, the callbacks), with ``plant`` None.
+``run_until``, ``stats``, the ``observers`` bus), with ``plant`` None.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from hil import frames
 from hil.client import BoardClient, BoardReset
 from hil.frames import Event, Status
 from hil.loop import LoopError, LoopStats
+from hil.observers import Observers
 
 C = frames.C
 
@@ -81,10 +82,13 @@ class FreeRunningLoop:
         min_poll_s: shortest wall-clock interval between two polls in
             steady running (the interval is one board period, at least this).
         sleep: False to poll without waiting (a replay of a recording).
-        on_event: called with each firmware event as it arrives, its tick
-            converted to the run's.
-        on_boot: called with (run tick, BOOT notice) when the board restarted.
-        on_status: called with (run tick, status block) after every reply.
+        observers: the run's notification bus (:mod:`hil.observers`): the
+            loop publishes ``event`` (each firmware event as it arrives, its
+            tick converted to the run's), ``boot`` ((run tick, BOOT notice)
+            when the board restarted) and ``status`` ((run tick, status
+            block) after every reply). Default: a bus of its own.
+        on_event, on_boot, on_status: shorthands that subscribe one callable
+            each to those notifications.
 
     Raises:
         FreeRunError: the board refused the time scale, or the speed is not
@@ -95,6 +99,7 @@ class FreeRunningLoop:
 
     def __init__(self, client: BoardClient, hello: dict[str, Any], speed: float | None = None,
                  min_poll_s: float = 0.02, sleep: bool = True,
+                 observers: Observers | None = None,
                  on_event: Callable[[Event], None] | None = None,
                  on_boot: Callable[[int, dict[str, Any]], None] | None = None,
                  on_status: Callable[[int, Status], None] | None = None) -> None:
@@ -105,9 +110,8 @@ class FreeRunningLoop:
         self.scale = time_scale(speed)
         self.poll_s = max(min_poll_s, self.period_s / self.scale)
         self.sleep = sleep
-        self.on_event = on_event
-        self.on_boot = on_boot
-        self.on_status = on_status
+        self.observers = observers if observers is not None else Observers()
+        self.observers.subscribe(event=on_event, boot=on_boot, status=on_status)
         self.stats = LoopStats()
         self.events: list[Event] = []
         self.offset = 0
@@ -140,16 +144,14 @@ class FreeRunningLoop:
         return reply
 
     def _status_seen(self) -> None:
-        if self.on_status is not None:
-            self.on_status(self.tick, self.status)
+        self.observers.status(self.tick, self.status)
 
     def _take_events(self, events: list[Event]) -> None:
         for e in events:
             if self.offset:
                 e = replace(e, tick=e.tick + self.offset)
             self.events.append(e)
-            if self.on_event is not None:
-                self.on_event(e)
+            self.observers.event(e)
 
     def _update(self, reply: frames.Reply) -> None:
         before = self.status.tick
@@ -206,8 +208,7 @@ class FreeRunningLoop:
         known = self.status.tick
         reached = last if isinstance(last, int) and last >= known else known
         self.offset += reached
-        if self.on_boot is not None:
-            self.on_boot(self.offset, notice)
+        self.observers.boot(self.offset, notice)
         # The board forgot its time scale with everything else in RAM.
         reply = self._set_time_scale()
         self.status = reply.status

@@ -18,6 +18,7 @@ from typing import Any, Callable, Protocol
 from hil import frames
 from hil.client import BoardClient, BoardReset
 from hil.frames import Event, Status
+from hil.observers import Observers
 
 P = frames.P
 C = frames.C
@@ -66,15 +67,20 @@ class ClosedLoop:
         max_batch: most control periods per STEP frame; 1 is strict lockstep.
         flowing_threshold: measured flow (0.1 mL/min) counted as blood
             flowing, for the per-cartridge flow-time accounting.
-        on_event: called with each firmware event as it arrives (its tick
-            converted to the plant's, i.e. virtual time since the start).
-        on_boot: called with the board's BOOT notice when it restarted.
-        on_status: called with (plant tick, status block) after every reply,
-            so that a change of outputs is seen at the tick it happened.
+        observers: the run's notification bus (:mod:`hil.observers`): the
+            loop publishes ``event`` (each firmware event as it arrives, its
+            tick converted to the plant's, i.e. virtual time since the
+            start), ``boot`` (the board's BOOT notice when it restarted) and
+            ``status`` ((plant tick, status block) after every reply, so that
+            a change of outputs is seen at the tick it happened). Default: a
+            bus of its own.
+        on_event, on_boot, on_status: shorthands that subscribe one callable
+            each to those notifications.
     """
 
     def __init__(self, client: BoardClient, plant: PlantLike, max_batch: int = P.MAX_SAMPLES,
                  flowing_threshold: int = 500,
+                 observers: Observers | None = None,
                  on_event: Callable[[Event], None] | None = None,
                  on_boot: Callable[[int, dict[str, Any]], None] | None = None,
                  on_status: Callable[[int, Status], None] | None = None) -> None:
@@ -84,9 +90,8 @@ class ClosedLoop:
         self.plant = plant
         self.max_batch = max_batch
         self.flowing_threshold = flowing_threshold
-        self.on_event = on_event
-        self.on_boot = on_boot
-        self.on_status = on_status
+        self.observers = observers if observers is not None else Observers()
+        self.observers.subscribe(event=on_event, boot=on_boot, status=on_status)
         self.stats = LoopStats()
         self.events: list[Event] = []
         # Plant tick = board tick + offset; the board counts from 0 at
@@ -109,16 +114,14 @@ class ClosedLoop:
         return self.plant.tick
 
     def _status_seen(self) -> None:
-        if self.on_status is not None:
-            self.on_status(self.plant.tick, self.status)
+        self.observers.status(self.plant.tick, self.status)
 
     def _take_events(self, events: list[Event]) -> None:
         for e in events:
             if self.offset:
                 e = replace(e, tick=e.tick + self.offset)
             self.events.append(e)
-            if self.on_event is not None:
-                self.on_event(e)
+            self.observers.event(e)
 
     def add_outage(self, start_tick: int, end_tick: int) -> None:
         """Make the samples of plant ticks in [start_tick, end_tick) arrive
@@ -204,8 +207,7 @@ class ClosedLoop:
         """The board is up again at tick 0: line its clock up with the plant's."""
         self.stats.resets += 1
         self.offset = self.plant.tick
-        if self.on_boot is not None:
-            self.on_boot(self.plant.tick, notice)
+        self.observers.boot(self.plant.tick, notice)
         reply = self.client.status()
         if reply.status.tick != 0:
             raise LoopError(f"board restarted at tick {reply.status.tick}, expected 0")
@@ -214,27 +216,35 @@ class ClosedLoop:
         self._take_events(reply.events)
         self._status_seen()
 
-    def power_cycle(self, board: Any, off_s: float = 0.0) -> dict[str, Any]:
+    def power_cycle(self, power: Any, off_s: float = 0.0) -> dict[str, Any]:
         """Cut the board's power at the current tick, leave it off for
         ``off_s`` virtual seconds (pump stopped, clamp closed, no heparin, as
         without power), then power it on and wait for it to boot.
 
         Args:
-            board: the :class:`~hil.virtual_board.VirtualBoard`.
+            power: the board's :class:`~hil.boards.PowerControl` (``Board.power``),
+                or a :class:`~hil.virtual_board.VirtualBoard`.
             off_s: virtual seconds without power.
 
         Returns:
             The board's BOOT notice.
+
+        Raises:
+            LoopError: the board has no power control (None: a serial port).
         """
+        from hil.boards import power_control
         from host.plant import Actuators
 
-        board.power_cut()
+        switch = power_control(power)
+        if switch is None:
+            raise LoopError("the harness cannot switch this board's power (no power control)")
+        switch.off()
         off = Actuators(pump_ml_min=0.0, clamp_open=False, heparin_u_h=0.0,
                         heparin_bolus_u=float(self.status.bolus_total))
         ticks = round(off_s / self.plant.period_s) if hasattr(self.plant, "period_s") else 0
         if ticks:
             self.plant.advance(off, ticks, None)
-        board.power_on()
+        switch.on()
         notice = self.client.wait_boot()
         self._rebooted(notice)
         return notice

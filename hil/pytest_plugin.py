@@ -8,10 +8,12 @@ the file and the line. Each run writes its JSON record and its trace under
 ``--hil-out`` (default ``out/scenarios``) and puts its measurements in the
 JUnit XML as test-case properties.
 
-A board that reads its own sensors (the ``rp2`` HAL: a Pico on a bench, or
-the virtual board with ``--hil-board fake-pico``) runs on its own clock:
-scenarios that need the plant are skipped on it, and ``hil_loop`` is a
-:class:`~hil.freerun.FreeRunningLoop`.
+A board that keeps its own time (HELLO ``clock: board``, the ``rp2`` HAL:
+a Pico on a bench, or the virtual board with ``--hil-board fake-pico``)
+runs on its own clock: scenarios that need the plant are skipped on it,
+and ``hil_loop`` is a :class:`~hil.freerun.FreeRunningLoop`. The fixtures
+are built by the composition root, :class:`~hil.session.Session`
+(``hil_session``).
 
 Options:
     --port PORT        run on a real board (a device path or a pyserial URL)
@@ -152,85 +154,81 @@ class ScenarioItem(pytest.Item):
 # -- fixtures ---------------------------------------------------------------------
 
 
-class _PortBoard:
-    """A board on a serial port the harness does not power."""
-
-    def __init__(self, port: str) -> None:
-        self.port = port
-
-    def power_cut(self) -> None:
-        pytest.skip(f"the harness cannot switch the power of the board on {self.port}")
-
-    def power_on(self) -> None:
-        pass
-
-
 @pytest.fixture
-def hil_board(request: pytest.FixtureRequest) -> Iterator[Any]:
-    """The board under test: a fresh virtual board, or the real one named by
-    ``--port``. Its ``port`` is what to open."""
-    port = request.config.getoption("--port")
-    if port:
-        yield _PortBoard(port)
-        return
-    from hil.virtual_board import VirtualBoard
+def hil_session(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """The run's composition root (:class:`~hil.session.Session`): a fresh
+    virtual board, or the real one named by ``--port``, started but not yet
+    opened; the other fixtures open its link and client on first use. Its
+    ``observers`` bus carries what the loop publishes."""
+    from hil.boards import provider_for
+    from hil.session import Session
 
-    vb = VirtualBoard(request.config.getoption("--hil-board") or "virtual")
-    vb.start()
+    config = request.config
+    session = Session(provider_for(config.getoption("--port"), config.getoption("--hil-board") or "virtual"))
+    session.start_board()
     try:
-        yield vb
+        yield session
     finally:
-        vb.stop()
+        session.close()
+
+
+def _opened(session: Any) -> Any:
+    if session.client is None:
+        session.open()
+    return session
 
 
 @pytest.fixture
-def hil_link(hil_board: Any) -> Iterator[Any]:
-    """A :class:`~hil.link.SerialLink` to the board."""
-    from hil.link import SerialLink
-
-    link = SerialLink(hil_board.port)
-    try:
-        yield link
-    finally:
-        link.close()
+def hil_board(hil_session: Any) -> Any:
+    """The board under test (:class:`~hil.boards.Board`): its ``port`` is
+    what to open, its ``power`` the power switch (None on a real board)."""
+    return hil_session.board
 
 
 @pytest.fixture
-def hil_client(hil_link: Any) -> Any:
-    """A :class:`~hil.client.BoardClient` on the link."""
-    from hil.client import BoardClient
-
-    return BoardClient(hil_link)
+def hil_power(hil_board: Any) -> Any:
+    """The board's :class:`~hil.boards.PowerControl`; skips the test on a
+    board the harness cannot switch."""
+    if hil_board.power is None:
+        pytest.skip(f"the harness cannot switch the power of the board on {hil_board.port}")
+    return hil_board.power
 
 
 @pytest.fixture
-def hil_plant(hil_client: Any) -> Any:
+def hil_link(hil_session: Any) -> Any:
+    """The :class:`~hil.link.SerialLink` to the board."""
+    return _opened(hil_session).link.bottom
+
+
+@pytest.fixture
+def hil_client(hil_session: Any) -> Any:
+    """A :class:`~hil.client.BoardClient` on the link (HELLO checked)."""
+    return _opened(hil_session).client
+
+
+@pytest.fixture
+def hil_plant(hil_session: Any, hil_client: Any) -> Any:
     """A plant (default patient and device, seed 1) on the board's period.
-    Skips the test on a board that reads its own sensors."""
+    Skips the test on a board that keeps its own time (HELLO ``clock``)."""
     from host.plant import Plant
 
-    hello = hil_client.hello()
-    if hello.get("hal") != "sim":
+    if hil_session.free:
+        hello = hil_session.hello
         pytest.skip(f"the board reads its own sensors ({hello.get('hal')} HAL): no plant")
-    return Plant(seed=1, period_s=hello["period_ms"] / 1000.0)
+    return Plant(seed=1, period_s=hil_session.period_s)
 
 
 @pytest.fixture
-def hil_loop(request: pytest.FixtureRequest, hil_client: Any) -> Any:
+def hil_loop(request: pytest.FixtureRequest, hil_session: Any, hil_client: Any) -> Any:
     """A :class:`~hil.loop.ClosedLoop` of the board and the plant, or, on
-    a board that reads its own sensors, a :class:`~hil.freerun.FreeRunningLoop`
+    a board that keeps its own time, a :class:`~hil.freerun.FreeRunningLoop`
     at the speed ``--hil-speed`` / ``--hil-realtime`` ask for (real time by
     default)."""
-    hello = hil_client.hello()
-    if hello.get("hal") != "sim":
-        from hil.freerun import FreeRunningLoop
-
+    if hil_session.free:
         config = request.config
         speed = 1.0 if config.getoption("--hil-realtime") else config.getoption("--hil-speed")
-        return FreeRunningLoop(hil_client, hello, speed=speed)
-    from hil.loop import ClosedLoop
-
-    return ClosedLoop(hil_client, request.getfixturevalue("hil_plant"))
+        return hil_session.free_loop(speed)
+    return hil_session.closed_loop(request.getfixturevalue("hil_plant"))
 
 
 @pytest.fixture

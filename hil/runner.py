@@ -1,47 +1,56 @@
 """Run one scenario: board, link, plant, scripted operator, timed steps,
 then decide its expectations and measurements on the virtual time line.
 
-The board is the virtual Pico unless a port is given (a real Pico, or any
-pyserial URL). A board with the ``sim`` HAL runs in closed loop with the
-plant (:class:`~hil.loop.ClosedLoop`); a board that reads its own sensors
-(the ``rp2`` HAL) runs on its own clock and the harness only commands it
-and polls it (:class:`~hil.freerun.FreeRunningLoop`), so scenarios that
-need the plant are refused on it before anything runs. The link stack,
-from the client down, is::
+The run is built by the composition root (:class:`~hil.session.Session`):
+the board is the virtual Pico unless a port is given (a real Pico, or any
+pyserial URL), or a recording in a replay. A board that takes its samples
+and time from the host (HELLO ``clock: host``) runs in closed loop with the
+plant (:class:`~hil.loop.ClosedLoop`); a board that keeps its own time
+(``clock: board``, the ``rp2`` HAL) is only commanded and polled
+(:class:`~hil.freerun.FreeRunningLoop`), so scenarios that need the plant
+are refused on it before anything runs. The link stack, from the client
+down, is::
 
     BoardClient -> [RecordingLink] -> FaultyLink -> SerialLink -> board
 
 so link faults are injected below the client's resend logic, and a
 recording holds exactly what the client saw. In a replay the stack is just
 ``BoardClient -> ReplayLink``.
+
+Everything the run publishes goes out on one
+:class:`~hil.observers.Observers` bus; the time line (and so the checks),
+the scripted operator, the recorder and the progress bar are listeners on
+it, and ``RunOptions.observers`` adds more.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-import heapq
 import json
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from hil import frames
-from hil.client import BoardClient, BoardError
-from hil.expect import Check, Timeline, Verdict, evaluate, evaluate_measurement, step_result_check
-from hil.faultlink import FaultyLink
-from hil.freerun import FreeRunningLoop, refusal
-from hil.link import Link, LinkError, SerialLink
-from hil.loop import ClosedLoop, LoopError
+from hil.boards import BoardProvider, ReplayBoards, SerialPortBoards, VirtualBoards
+from hil.client import BoardError
+from hil.expect import Check, Verdict, evaluate, evaluate_measurement, step_result_check
+from hil.timeline import Timeline
+from hil.freerun import refusal
+from hil.link import LinkError
+from hil.loop import LoopError
+from hil.observers import Observers, Progress
 from hil.operator import OperatorPlan, ScriptedOperator
 from hil.pacing import Pacer
+from hil.recording import Recorder, timeline_digest
 from hil.scenario import Scenario, Step
-from hil.therapy import fw_event_record
+from hil.session import Session, make_plant, patient_params
+from hil.steps import StepRunner, TimelineWriter
 
 C = frames.C
-_NEVER = 1 << 62
 
 
 @dataclass
@@ -60,6 +69,8 @@ class RunOptions:
         record_dir: where to write a recording of the run (None: no recording).
         firmware_log: file for the virtual board's own output.
         heapsize: the virtual board's MicroPython heap.
+        progress: called with (virtual seconds done, virtual seconds planned).
+        observers: more listeners for the run's bus (:mod:`hil.observers`).
     """
 
     port: str | None = None
@@ -72,6 +83,7 @@ class RunOptions:
     firmware_log: str | None = None
     heapsize: str = "192K"
     progress: Callable[[float, float], None] | None = field(default=None, repr=False)
+    observers: tuple[Any, ...] = field(default=(), repr=False)
 
 
 @dataclass
@@ -131,20 +143,6 @@ class ScenarioSkipped(Exception):
     """The scenario cannot run on this board (e.g. it cuts the power of a real one)."""
 
 
-def _patient(sc: Scenario) -> Any:
-    from host.patient import PatientParams
-
-    known = {f.name for f in fields(PatientParams)}
-    kw: dict[str, Any] = {"weight_kg": sc.patient.weight_kg}
-    for k in ("k_pg", "cytokine_gain", "hours_since_onset"):
-        v = getattr(sc.patient, k)
-        if v is not None:
-            if k not in known:
-                raise ValueError(f"the patient model has no parameter {k}")
-            kw[k] = v
-    return PatientParams(**kw)
-
-
 def _board_config(sc: Scenario, opts: RunOptions, tmp: Path) -> Path:
     """The virtual board's config: the named one, with the scenario's
     anticoagulation table if it asks for another."""
@@ -174,60 +172,13 @@ def _timeout(sc: Scenario, opts: RunOptions) -> float:
     return 5.0
 
 
-class _Wire:
-    """The host's end of the link stack (see the module docstring)."""
-
-    def __init__(self, port: str, recorder: Any | None) -> None:
-        from hil.replay import RecordingLink
-
-        self.port = port
-        self.serial = SerialLink(port)
-        self.faulty = FaultyLink(self.serial)
-        self.recorder = recorder
-        self.top: Link = RecordingLink(self.faulty, recorder) if recorder is not None else self.faulty
-
-    def arm(self, args: dict[str, Any]) -> None:
-        self.faulty.arm(args["fault"], args["direction"], args.get("frames", 1),
-                        args.get("delay_s", 0.0))
-
-    def reconnect(self) -> None:
-        self.serial.close()
-        self.serial = SerialLink(self.port)
-        self.faulty.reconnect(self.serial)
-        if self.recorder is not None:
-            self.recorder.entry("o")
-
-    def injected(self) -> list[dict[str, Any]]:
-        return self.faulty.injected
-
-    def close(self) -> None:
-        self.serial.close()
-
-
-class _ReplayWire:
-    def __init__(self, link: Any) -> None:
-        self.top = link
-
-    def arm(self, args: dict[str, Any]) -> None:
-        pass   # the damage is in the recording
-
-    def reconnect(self) -> None:
-        self.top.reopen()
-
-    def injected(self) -> list[dict[str, Any]]:
-        return []
-
-    def close(self) -> None:
-        pass
-
-
 def run_scenario(sc: Scenario, opts: RunOptions | None = None, replay_link: Any = None) -> ScenarioResult:
     """Run a scenario and decide its checks.
 
     Args:
         sc: a loaded scenario.
         opts: how to run it.
-        replay_link: a :class:`~hil.replay.ReplayLink` to run against a
+        replay_link: a :class:`~hil.recording.ReplayLink` to run against a
             recording instead of a board.
 
     Returns:
@@ -235,292 +186,213 @@ def run_scenario(sc: Scenario, opts: RunOptions | None = None, replay_link: Any 
         board or the link failed, ``skip`` if the scenario needs what the
         board cannot do.
     """
-    opts = opts or RunOptions()
-    period_guess = 0.1
-    tl = Timeline(period_guess)
-    result = ScenarioResult(sc, "error", Verdict(), tl, [StepDone(s) for s in sc.steps])
-    result.started_at = _now()
-    t_wall = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="hil-scenario-") as tmp:
-        try:
-            _run(sc, opts, replay_link, result, Path(tmp))
-        except ScenarioSkipped as e:
-            result.outcome = "skip"
-            result.error = str(e)
-        except (LinkError, BoardError, LoopError, OSError) as e:
-            result.outcome = "error"
-            result.error = f"{type(e).__name__}: {e} (at t={result.timeline.t(result.timeline.end_tick):g} s)"
-    result.wall_s = round(time.perf_counter() - t_wall, 3)
-    result.finished_at = _now()
-    return result
+    return ScenarioRun(sc, opts or RunOptions(), replay_link).run()
 
 
 def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
-def _run(sc: Scenario, opts: RunOptions, replay_link: Any, result: ScenarioResult, tmp: Path) -> None:
-    from hil.replay import Recorder, ReplayBoard, timeline_digest
-    from host.patient import DeviceParams
-    from host.plant import Plant
-    from host.sensors import SensorFault
+class ScenarioRun:
+    """One run of a scenario: :meth:`run` builds it through a
+    :class:`~hil.session.Session`, drives it and decides its checks."""
 
-    needs = sc.needs()
-    port = opts.port or sc.board.port
-    board: Any = None
-    recorder: Recorder | None = None
-    # A replay builds the same frames as the paced run did, without sleeping.
-    pacer = Pacer(opts.speed, sleep=replay_link is None)
-    timeout = _timeout(sc, opts)
-    wire: Any = None
-    plant: Any = None
-    try:
-        if replay_link is not None:
-            board = ReplayBoard()
-            wire = _ReplayWire(replay_link)
-        else:
-            if port is None:
-                from hil.virtual_board import VirtualBoard
+    def __init__(self, sc: Scenario, opts: RunOptions, replay_link: Any = None) -> None:
+        self.sc = sc
+        self.opts = opts
+        self.replay_link = replay_link
+        self.result = ScenarioResult(sc, "error", Verdict(), Timeline(0.1), [StepDone(s) for s in sc.steps])
+        self.bus = Observers()
+        self.timeout = _timeout(sc, opts)
+        # A replay builds the same frames as the paced run did, without sleeping.
+        self.pacer = Pacer(opts.speed, sleep=replay_link is None)
+        self.session: Session | None = None
+        self.recorder: Recorder | None = None
+        self.max_batch = opts.max_batch
 
-                log = Path(opts.firmware_log) if opts.firmware_log else None
-                board = VirtualBoard(str(_board_config(sc, opts, tmp)), opts.heapsize, log=log)
-                port = board.start()
-            elif "power" in needs:
-                raise ScenarioSkipped(f"{sc.name} cuts the board's power: it needs a virtual board, "
-                                      f"the harness cannot switch {port}")
-            if opts.record_dir:
-                # What replay needs to build the same frames (not the port).
-                header = {"scenario": {"name": sc.name, "path": sc.path, "text": sc.text, "sha256": sc.sha256},
-                          "seed": sc.seed,
-                          "options": {"speed": opts.speed, "max_batch": opts.max_batch,
-                                      "trace_every_s": opts.trace_every_s, "timeout_s": timeout}}
-                recorder = Recorder(Path(opts.record_dir) / f"{sc.name}.rec.jsonl.gz", header)
-            wire = _Wire(port, recorder)
-        client = BoardClient(wire.top, timeout_s=timeout)
-        hello = client.hello()
-        result.hello = hello
-        # A board that reads its own sensors runs on its own clock: no plant.
-        free = hello.get("hal") != "sim"
-        if free:
+    @property
+    def tl(self) -> Timeline:
+        return self.result.timeline
+
+    def run(self) -> ScenarioResult:
+        result = self.result
+        result.started_at = _now()
+        t_wall = time.perf_counter()
+        with tempfile.TemporaryDirectory(prefix="hil-scenario-") as tmp:
+            try:
+                try:
+                    self._open(Path(tmp))
+                    self._build()
+                    self._drive()
+                    self._decide()
+                finally:
+                    self._finish()
+            except ScenarioSkipped as e:
+                result.outcome = "skip"
+                result.error = str(e)
+            except (LinkError, BoardError, LoopError, OSError) as e:
+                result.outcome = "error"
+                result.error = f"{type(e).__name__}: {e} (at t={self.tl.t(self.tl.end_tick):g} s)"
+        result.wall_s = round(time.perf_counter() - t_wall, 3)
+        result.finished_at = _now()
+        self.bus.end(result)
+        return result
+
+    # -- building -------------------------------------------------------------------
+
+    def _provider(self, port: str | None, tmp: Path) -> BoardProvider:
+        if self.replay_link is not None:
+            return ReplayBoards(self.replay_link)
+        if port is None:
+            log = Path(self.opts.firmware_log) if self.opts.firmware_log else None
+            return VirtualBoards(str(_board_config(self.sc, self.opts, tmp)), self.opts.heapsize, log=log)
+        return SerialPortBoards(port)
+
+    def _start_recorder(self) -> None:
+        sc, opts = self.sc, self.opts
+        if not opts.record_dir or self.replay_link is not None:
+            return
+        # What replay needs to build the same frames (not the port).
+        header = {"scenario": {"name": sc.name, "path": sc.path, "text": sc.text, "sha256": sc.sha256},
+                  "seed": sc.seed,
+                  "options": {"speed": opts.speed, "max_batch": opts.max_batch,
+                              "trace_every_s": opts.trace_every_s, "timeout_s": self.timeout}}
+        self.recorder = Recorder(Path(opts.record_dir) / f"{sc.name}.rec.jsonl.gz", header)
+        self.bus.subscribe(hello=lambda hello: self.recorder.note({"hello": hello}))
+
+    def _open(self, tmp: Path) -> None:
+        sc, opts = self.sc, self.opts
+        port = opts.port or sc.board.port
+        self.session = session = Session(self._provider(port, tmp), timeout_s=self.timeout,
+                                         observers=self.bus)
+        board = session.start_board()
+        if "power" in sc.needs() and board.power is None:
+            raise ScenarioSkipped(f"{sc.name} cuts the board's power: it needs a virtual board, "
+                                  f"the harness cannot switch {port}")
+        self._start_recorder()
+        session.recorder = self.recorder
+        hello = self.result.hello = session.open()
+        if session.free:
             why = refusal(sc, hello)
             if why is not None:
                 raise ScenarioSkipped(why)
-        period = hello["period_ms"] / 1000.0
-        max_batch = pacer.max_batch(period, opts.max_batch)
-        result.options = {"max_batch": max_batch, "trace_every_s": opts.trace_every_s,
-                          "timeout_s": timeout, "speed": opts.speed,
-                          "port": "virtual" if replay_link is None and board is not None else port}
-        if free:
-            result.options["clock"] = "board"
-            del result.options["max_batch"]
-        if recorder is not None:
-            recorder.note({"hello": hello})
-        tl = Timeline(period)
-        result.timeline = tl
-        loop: Any = None
-        if not free:
-            plant = Plant(patient=_patient(sc), device=DeviceParams.preset(sc.device.cartridge), seed=sc.seed,
-                          period_s=period, trace_every=max(1, round(opts.trace_every_s / period)))
-        if recorder is not None:
-            recorder.tick = lambda: loop.tick if loop is not None else plant.tick if plant is not None else 0
+        period = session.period_s
+        self.max_batch = self.pacer.max_batch(period, opts.max_batch)
+        self.result.options = {"max_batch": self.max_batch, "trace_every_s": opts.trace_every_s,
+                               "timeout_s": self.timeout, "speed": opts.speed,
+                               "port": "virtual" if board.kind == "virtual" else port}
+        if session.free:
+            self.result.options["clock"] = "board"
+            del self.result.options["max_batch"]
+
+    def _build(self) -> None:
+        sc, opts, bus, session = self.sc, self.opts, self.bus, self.session
+        period = session.period_s
+        self.result.timeline = tl = Timeline(period)
+        bus.subscribe(TimelineWriter(tl))
         op_kw = {"weight_kg": sc.patient.weight_kg, "flow_ml_min": sc.device.flow_ml_min, **sc.operator}
-        scripted = op_kw.pop("scripted", True)
-        op = ScriptedOperator(OperatorPlan(**op_kw), period, lambda ev: tl.add_event(loop.tick, ev))
-
-        def on_event(e: frames.Event) -> None:
-            tl.add_event(e.tick, fw_event_record(e, period))
-            op.on_event(e)
-
-        def on_boot(tick: int, notice: dict[str, Any]) -> None:
-            cause = notice.get("cause")
-            if isinstance(cause, int) and 0 <= cause < len(C.RESET_NAMES):
-                cause = C.RESET_NAMES[cause]
-            tl.add_event(tick, {"type": "boot", "cause": cause, "last_tick": notice.get("last_tick")})
-            # The state the board comes back in is a state entered at its boot.
-            state = notice.get("state")
-            if isinstance(state, int) and 0 <= state < len(C.STATE_NAMES):
-                rec: dict[str, Any] = {"type": "state", "to": C.STATE_NAMES[state]}
-                was = tl.status_at(tick)
-                if was is not None:
-                    rec["from"] = was.state_name
-                rec["cause"] = "boot"
-                tl.add_event(tick, rec)
-
-        if free:
-            loop = FreeRunningLoop(client, hello, speed=opts.speed, sleep=replay_link is None,
-                                   on_event=on_event, on_boot=on_boot, on_status=tl.add_status)
-            result.options["time_scale"] = loop.scale
-        else:
-            loop = ClosedLoop(client, plant, max_batch=max_batch, on_event=on_event, on_boot=on_boot,
-                              on_status=tl.add_status)
-        end = round(sc.duration_s / period)
-        if scripted:
+        self.scripted = op_kw.pop("scripted", True)
+        self.op = op = ScriptedOperator(OperatorPlan(**op_kw), period,
+                                        lambda rec: bus.note(session.loop.tick, rec))
+        bus.subscribe(event=op.on_event)
+        if opts.progress is not None:
+            bus.subscribe(Progress(opts.progress, period))
+        for o in opts.observers:
+            bus.subscribe(o)
+        loop = session.start_loop(self._plant, self.max_batch, opts.speed, sleep=self.replay_link is None)
+        if session.free:
+            self.result.options["time_scale"] = loop.scale
+        self.end = round(sc.duration_s / period)
+        if self.scripted:
             op.begin(loop)
+        self.steps = StepRunner(sc, {id(d.step): d for d in self.result.steps}, session, op, tl)
 
-        # -- timed steps ----------------------------------------------------------
-        done = {id(d.step): d for d in result.steps}
-        pending = list(sc.steps)
-        queue: list[tuple[int, int, Step]] = []
-        seen_events = -1
+    def _plant(self, period_s: float) -> Any:
+        sc = self.sc
+        patient = patient_params(sc.patient.weight_kg, k_pg=sc.patient.k_pg,
+                                 cytokine_gain=sc.patient.cytokine_gain,
+                                 hours_since_onset=sc.patient.hours_since_onset)
+        return make_plant(patient, sc.device.cartridge, sc.seed, period_s, self.opts.trace_every_s)
 
-        def steps_next() -> int:
-            nonlocal seen_events
-            if pending and len(tl.events) != seen_events:
-                seen_events = len(tl.events)
-                for s in list(pending):
-                    t = tl.when_tick(s.at)
-                    if t is not None:
-                        pending.remove(s)
-                        heapq.heappush(queue, (max(t, loop.tick), sc.steps.index(s), s))
-            return queue[0][0] if queue else _NEVER
+    # -- running ----------------------------------------------------------------------
 
-        def command(code: int, arg: int = 0) -> str:
-            return C.RESULT_NAMES[loop.command(code, arg).result]
-
-        def execute(s: Step) -> None:
-            d = done[id(s)]
-            d.tick = now = loop.tick
-            a = s.args
-            f = plant.faults if plant is not None else None
-            act = s.action
-            if act == "clotting":
-                f.clot_boost = a["value"]
-            elif act == "access_occlusion":
-                f.access_occlusion = a["value"]
-            elif act == "air":
-                f.air_ticks_remaining = max(1, round(a["value"] / period))
-            elif act == "sensor":
-                if a["kind"] == "clear":
-                    f.sensor.pop(a["channel"], None)
-                else:
-                    f.sensor[a["channel"]] = SensorFault(a["kind"], a["value"])
-            elif act == "clear_faults":
-                f.access_occlusion = 0.0
-                f.clot_boost = 0.0
-                f.air_ticks_remaining = 0
-                f.sensor.clear()
-            elif act == "link":
-                wire.arm(a)
-            elif act == "disconnect":
-                wire.reconnect()
-                n = max(1, round(a["value"] / period))
-                loop.add_outage(now + 1, now + 1 + n)
-                d.note = f"link down for ticks {now + 1}..{now + n}"
-            elif act == "power_cut":
-                # Without power the board drives nothing until it has booted.
-                tl.power_off(now, now + round(a["value"] / period))
-                notice = loop.power_cycle(board, a["value"])
-                d.note = f"board back after {a['value']:g} s off; boot notice {notice}"
-            elif act == "hang":
-                d.result = command(C.CMD_TEST_HANG, max(1, round(a["value"] / period)))
-            elif act == "aptt":
-                d.result = command(C.CMD_APTT, round(a["value"] * 10))
-            elif act == "confirm_exchange":
-                if plant is not None:
-                    d.result = C.RESULT_NAMES[op.exchange()]
-                else:
-                    # No plant cartridge to change: the bench's is changed by hand.
-                    d.result = command(C.CMD_CONFIRM_EXCHANGE)
-            elif act == "acknowledge":
-                d.result = command(C.CMD_ACK_ALARMS)
-            elif act == "audio_pause":
-                d.result = command(C.CMD_AUDIO_PAUSE)
-            elif act in ("pause", "resume", "stop"):
-                d.result = command({"pause": C.CMD_PAUSE, "resume": C.CMD_RESUME, "stop": C.CMD_STOP}[act])
-            elif act == "start":
-                d.result = command(C.CMD_START)
-                if d.result == "ok" and not op.connected and plant is not None:
-                    plant.connect_patient()
-                    op.connected = True
-            elif act == "set_flow":
-                d.result = command(C.CMD_SET_FLOW, a["value"])
-            elif act == "command":
-                d.result = command(C.CMD_NAMES.index(a["name"]), a["arg"])
-            if free and d.result is not None:
-                # The board acted on it at the tick its reply names.
-                d.tick = now = loop.tick
-            rec: dict[str, Any] = {"type": "step", "id": s.id, "action": act, "detail": s.describe()}
-            if d.result is not None:
-                rec["result"] = d.result
-            tl.add_event(now, rec)
-
-        def do_due() -> None:
-            while True:
-                if op.next_tick() <= loop.tick:
-                    op.run_due()
-                    continue
-                if steps_next() <= loop.tick:
-                    execute(heapq.heappop(queue)[2])
-                    continue
-                return
-
-        def horizon() -> int:
-            return min(op.next_tick(), steps_next())
-
-        if free:
-            # The board keeps the time; report progress about twice a second.
-            chunk = max(1, round(0.5 * loop.scale / period))
-        else:
-            chunk = max_batch if pacer.paced else max(1, round(600 / period))
-        pacer.start(0.0)
+    def _due(self) -> None:
+        loop, op, steps = self.session.loop, self.op, self.steps
         while True:
-            do_due()
-            tl.end_tick = loop.tick
-            if loop.tick >= end:
-                break
-            loop.run_until(min(end, loop.tick + chunk), horizon)
-            if not free:
-                pacer.wait(loop.tick * period)
-            if opts.progress is not None:
-                opts.progress(loop.tick * period, end * period)
+            if op.next_tick() <= loop.tick:
+                op.run_due()
+                continue
+            if steps.next_tick() <= loop.tick:
+                steps.run_next()
+                continue
+            break
+        self.tl.end_tick = loop.tick
+
+    def _horizon(self) -> int:
+        return min(self.op.next_tick(), self.steps.next_tick())
+
+    def _pace(self, tick: int) -> None:
+        self.pacer.wait(tick * self.session.period_s)
+
+    def _drive(self) -> None:
+        session = self.session
+        chunk = session.chunk_ticks(self.max_batch, self.pacer.paced)
+        self.pacer.start(0.0)
+        session.drive(self.end, chunk, self._due, self._horizon, None if session.free else self._pace)
         # A free-running board is seen at or just past the end.
-        tl.end_tick = max(end, loop.tick)
+        self.tl.end_tick = max(self.end, session.loop.tick)
+
+    # -- deciding ---------------------------------------------------------------------
+
+    def _decide(self) -> None:
+        session, tl, result = self.session, self.tl, self.result
+        loop, client = session.loop, session.client
         result.diag = client.diag()
-        if free:
+        if session.free:
             loop.real_time()
-        result.virtual_s = tl.end_tick * period
-        _take_trace(tl, plant)
+        result.virtual_s = tl.end_tick * session.period_s
+        self._publish_trace()
         tl.counters = {"resends": client.resends, "frames": loop.stats.frames,
                        "rewinds": loop.stats.rewinds, "resets": loop.stats.resets}
         result.link = {"frames": loop.stats.frames, "rewinds": loop.stats.rewinds,
                        "resends": client.resends, "board_resets": loop.stats.resets,
-                       "faults_injected": wire.injected(), "timeout_s": timeout}
+                       "faults_injected": session.link.injected(), "timeout_s": self.timeout}
+        result.verdict = Verdict(self._checks())
+        result.outcome = result.verdict.outcome
+
+    def _checks(self) -> list[Check]:
+        sc, tl = self.sc, self.tl
         checks: list[Check] = [evaluate(x, tl) for x in sc.expectations]
-        for d in result.steps:
+        for d in self.result.steps:
             if d.tick is None:
-                checks.append(Check(f"step {d.step.id} ran", "step", "fail", tl.t(end),
+                checks.append(Check(f"step {d.step.id} ran", "step", "fail", tl.t(self.end),
                                     f"step '{d.step.id}' ({d.step.describe()}) at {d.step.at}",
                                     f"{d.step.at.anchor} never happened, so the step never ran", d.step.line))
             elif d.step.expect_result is not None:
                 checks.append(step_result_check(d.step, d.tick, d.result, tl))
         checks += [evaluate_measurement(m, tl) for m in sc.measurements]
-        result.verdict = Verdict(checks)
-        result.outcome = result.verdict.outcome
-    finally:
-        if plant is not None and not result.timeline.trace_columns:
+        return checks
+
+    def _publish_trace(self) -> None:
+        """The plant's trace rows, up to the run's last tick."""
+        from host.plant import TRACE_COLUMNS
+
+        plant = self.session.plant if self.session is not None else None
+        rows: list[tuple[float, ...]] = []
+        if plant is not None:
+            last_t = self.tl.t(self.tl.end_tick) + 1e-9
+            rows = [r for r in plant.trace_rows if r[0] <= last_t]
+        self.bus.trace(tuple(TRACE_COLUMNS), rows)
+
+    def _finish(self) -> None:
+        session, result = self.session, self.result
+        if session is not None and session.plant is not None and not self.tl.trace_columns:
             # A run cut short keeps the trace of what was run.
-            _take_trace(result.timeline, plant)
-        if wire is not None:
-            try:
-                wire.close()
-            except (LinkError, OSError):
-                pass   # the port is gone already; nothing left to release
-        if board is not None:
-            board.stop()
-        if recorder is not None:
-            recorder.close({"outcome": result.outcome, "error": result.error,
-                            "timeline_digest": timeline_digest(result.timeline.events),
-                            "checks": [c.as_dict() for c in result.verdict.checks]})
-            result.recording = str(recorder.path)
-
-
-def _take_trace(tl: Timeline, plant: Any) -> None:
-    """The plant's trace rows, up to the run's last tick."""
-    from host.plant import TRACE_COLUMNS
-
-    tl.trace_columns = tuple(TRACE_COLUMNS)
-    if plant is None:
-        tl.trace_rows = []
-        return
-    last_t = tl.t(tl.end_tick) + 1e-9
-    tl.trace_rows = [r for r in plant.trace_rows if r[0] <= last_t]
+            self._publish_trace()
+        if session is not None:
+            session.close()
+        if self.recorder is not None:
+            self.recorder.close({"outcome": result.outcome, "error": result.error,
+                                 "timeline_digest": timeline_digest(result.timeline.events),
+                                 "checks": [c.as_dict() for c in result.verdict.checks]})
+            result.recording = str(self.recorder.path)

@@ -1,0 +1,117 @@
+"""Reading a scenario's expectations and measurements."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hil.scenario.model import (
+    PRIORITY_NAMES, Expectation, Measurement, TRACE_UNITS, DERIVED, STATS, ALARM_NAMES, STATE_NAMES)
+from hil.scenario.source import Y, _show
+
+
+class _CheckReader:
+    """Mixin of the reader: expectations, measurements and limits."""
+
+    path: str
+
+    def expectation(self, y: Y, index: int) -> Expectation:
+        kinds = ("alarm", "state", "pump_stopped", "no_alarm", "final_state")
+        m = self.mapping(y, f"expectation {index}", kinds + ("priority", "within", "after", "from", "to", "name"))
+        present = [k for k in m if k in kinds]
+        if len(present) != 1:
+            raise self.err(y.line, f"expectation {index} must have exactly one of {', '.join(kinds)}")
+        kind = present[0]
+        w = f"expectation {index} ({kind})"
+        kw: dict[str, Any] = {"kind": kind, "line": y.line}
+        if "name" in m:
+            kw["name"] = self.text(m["name"], "expectation name")
+        allowed: dict[str, tuple[str, ...]] = {
+            "alarm": ("priority", "within", "after"), "state": ("within", "after"),
+            "pump_stopped": ("within", "after"), "no_alarm": ("priority", "from", "to"),
+            "final_state": (),
+        }
+        for k in ("priority", "within", "after", "from", "to"):
+            if k in m and k not in allowed[kind]:
+                raise self.err(m[k].line, f"'{k}' does not apply to a '{kind}' expectation")
+        if kind == "alarm":
+            kw["target"] = self.text(m["alarm"], "alarm", ALARM_NAMES)
+        elif kind in ("state", "final_state"):
+            kw["target"] = self.text(m[kind], "state", STATE_NAMES)
+        elif kind == "pump_stopped":
+            self.flag(m["pump_stopped"], w)
+            kw["target"] = "stopped"
+        else:
+            kw["target"] = self.text(m["no_alarm"], "alarm", ALARM_NAMES + ("any",))
+        if kind in ("alarm", "state", "pump_stopped"):
+            if "within" not in m:
+                raise self.err(y.line, f"{w} is missing the required key 'within'")
+            kw["within_s"] = self.duration(m["within"], f"{w} within")
+            if "after" in m:
+                kw["after"] = self.when(m["after"], f"{w} after")
+        if "priority" in m:
+            kw["priority"] = self.text(m["priority"], "priority", PRIORITY_NAMES)
+        if "from" in m:
+            kw["after"] = self.when(m["from"], f"{w} from")
+        if "to" in m:
+            kw["until"] = self.when(m["to"], f"{w} to")
+        return Expectation(**kw)
+
+    def measurement(self, y: Y, index: int) -> Measurement:
+        m = self.mapping(y, f"measurement {index}",
+                         ("name", "quantity", "unit", "stat", "from", "to", "limits", "marginal", "filter"),
+                         ("name", "quantity", "limits"))
+        name = self.text(m["name"], "measurement name")
+        w = f"measurement '{name}'"
+        q = self.text(m["quantity"], "quantity", tuple(TRACE_UNITS) + tuple(DERIVED))
+        unit = TRACE_UNITS.get(q) or DERIVED[q][0]
+        if "unit" in m:
+            given = self.text(m["unit"], f"{w} unit")
+            if given != unit:
+                raise self.err(m["unit"].line, f"{w}: quantity {q} is in {unit}, not {given}")
+        kw: dict[str, Any] = {"name": name, "quantity": q, "unit": unit, "line": y.line}
+        if "stat" in m:
+            if q not in TRACE_UNITS:
+                raise self.err(m["stat"].line, f"{w}: 'stat' applies to plant quantities only")
+            kw["stat"] = self.text(m["stat"], "statistic", STATS)
+        if "from" in m:
+            kw["after"] = self.when(m["from"], f"{w} from")
+        if "to" in m:
+            kw["until"] = self.when(m["to"], f"{w} to")
+        needs = DERIVED[q][1] if q in DERIVED else None
+        if "filter" in m:
+            if needs is None:
+                raise self.err(m["filter"].line, f"{w}: quantity {q} takes no filter")
+            if needs == "alarm":
+                kw["filter"] = self.text(m["filter"], "alarm", ALARM_NAMES)
+            elif needs == "state":
+                kw["filter"] = self.text(m["filter"], "state", STATE_NAMES)
+            else:
+                kw["filter"] = self.anchor(m["filter"], f"{w} filter")
+        elif needs in ("state", "anchor"):
+            raise self.err(y.line, f"{w}: quantity {q} needs a 'filter' ({needs})")
+        kw["low"], kw["high"] = self.limits(m["limits"], f"{w} limits")
+        if "marginal" in m:
+            kw["marginal_low"], kw["marginal_high"] = self.limits(m["marginal"], f"{w} marginal")
+            lo, hi = kw["low"], kw["high"]
+            ml, mh = kw["marginal_low"], kw["marginal_high"]
+            if (lo is not None and ml is not None and ml < lo) or (hi is not None and mh is not None and mh > hi):
+                raise self.err(m["marginal"].line, f"{w}: the marginal band must lie inside the limits")
+        return Measurement(**kw)
+
+    def limits(self, y: Y, what: str) -> tuple[float | None, float | None]:
+        if isinstance(y.value, list):
+            if len(y.value) != 2:
+                raise self.err(y.line, f"{what} must be [low, high]")
+            lo_y, hi_y = y.value
+        elif isinstance(y.value, dict):
+            m = self.mapping(y, what, ("low", "high"))
+            if not m:
+                raise self.err(y.line, f"{what} needs 'low', 'high' or both")
+            lo_y, hi_y = m.get("low"), m.get("high")
+        else:
+            raise self.err(y.line, f"{what} must be [low, high] or {{low: .., high: ..}}, not {_show(y.value)}")
+        lo = None if lo_y is None or lo_y.value is None else float(self.number(lo_y, f"{what} low"))
+        hi = None if hi_y is None or hi_y.value is None else float(self.number(hi_y, f"{what} high"))
+        if lo is not None and hi is not None and lo > hi:
+            raise self.err(y.line, f"{what}: low {lo:g} is above high {hi:g}")
+        return lo, hi

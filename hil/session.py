@@ -1,0 +1,251 @@
+"""The composition root: one run on one board, built in one place.
+
+A :class:`Session` takes a :class:`~hil.boards.BoardProvider` and builds,
+in order:
+
+1. the board (``provider.start()``): a virtual board, a board on a serial
+   port, or a recording;
+2. the link stack (:class:`LinkStack`)::
+
+       BoardClient -> [RecordingLink] -> FaultyLink -> board.connect()
+
+   so link faults are injected below the client's resend logic, and a
+   recording holds exactly what the client saw (a recording's board gets
+   no fault layer: the damage is in the recording);
+3. the protocol client, and the HELLO check (protocol version);
+4. the loop, chosen from the capability the board reports in HELLO:
+   ``clock: host`` (the board takes its samples and its time from the
+   host) -> :class:`~hil.loop.ClosedLoop` with a plant; ``clock: board``
+   (it keeps its own time) -> :class:`~hil.freerun.FreeRunningLoop`. A
+   board whose HELLO lacks ``clock`` is judged by ``hal == "sim"``.
+
+Everything the run tells the world goes out on one
+:class:`~hil.observers.Observers` bus. :meth:`Session.drive` steps the loop
+in chunks, doing what is due (operator, steps) between them. The demo
+(:mod:`hil.therapy`), ``hil run`` (:mod:`hil.runner`), replay and the
+pytest fixtures all build their runs here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import fields
+from typing import Any
+
+from hil import frames
+from hil.boards import Board, BoardProvider
+from hil.client import BoardClient, BoardError
+from hil.faultlink import FaultyLink
+from hil.link import Link, LinkError
+from hil.observers import Observers
+
+P = frames.P
+
+
+def board_clock(hello: dict[str, Any]) -> str:
+    """``host`` if the board takes its samples and time from the host (closed
+    loop), ``board`` if it keeps its own time (free run), from HELLO's
+    ``clock``; for a board that does not report it, from its HAL."""
+    clock = hello.get("clock")
+    if clock in ("host", "board"):
+        return clock
+    return "host" if hello.get("hal") == "sim" else "board"
+
+
+def patient_params(weight_kg: float, **optional: Any) -> Any:
+    """A :class:`host.patient.PatientParams` of that weight, with the
+    optional parameters that are not None (``k_pg``, ``cytokine_gain``,
+    ``hours_since_onset``, ...)."""
+    from host.patient import PatientParams
+
+    known = {f.name for f in fields(PatientParams)}
+    kw: dict[str, Any] = {"weight_kg": weight_kg}
+    for k, v in optional.items():
+        if v is not None:
+            if k not in known:
+                raise ValueError(f"the patient model has no parameter {k}")
+            kw[k] = v
+    return PatientParams(**kw)
+
+
+def make_plant(patient: Any, device: str, seed: int, period_s: float, trace_every_s: float) -> Any:
+    """The plant of a closed-loop run on the board's period."""
+    from host.patient import DeviceParams
+    from host.plant import Plant
+
+    return Plant(patient=patient, device=DeviceParams.preset(device), seed=seed,
+                 period_s=period_s, trace_every=max(1, round(trace_every_s / period_s)))
+
+
+class LinkStack:
+    """The host's end of the link (see the module docstring)."""
+
+    def __init__(self, board: Board, recorder: Any | None = None) -> None:
+        from hil.recording import RecordingLink
+
+        self.board = board
+        self.recorder = recorder
+        self.bottom: Link = board.connect()
+        self.faulty = None if board.replays else FaultyLink(self.bottom)
+        inner: Link = self.faulty if self.faulty is not None else self.bottom
+        self.top: Link = RecordingLink(inner, recorder) if recorder is not None else inner
+
+    def arm(self, args: dict[str, Any]) -> None:
+        """Arm a link fault (a scenario's ``link`` step); a replay has it recorded."""
+        if self.faulty is not None:
+            self.faulty.arm(args["fault"], args["direction"], args.get("frames", 1),
+                            args.get("delay_s", 0.0))
+
+    def reconnect(self) -> None:
+        """Close the port and open it again (a scenario's ``disconnect``)."""
+        self.bottom = self.board.reconnect(self.bottom)
+        if self.faulty is not None:
+            self.faulty.reconnect(self.bottom)
+            if self.recorder is not None:
+                self.recorder.entry("o")
+
+    def injected(self) -> list[dict[str, Any]]:
+        return self.faulty.injected if self.faulty is not None else []
+
+    def close(self) -> None:
+        if self.board.replays:
+            return
+        self.bottom.close()
+
+
+class Session:
+    """One run on one board (see the module docstring).
+
+    Args:
+        provider: where the board comes from.
+        timeout_s: the client's wait for one reply (wall clock).
+        recorder: a :class:`~hil.recording.Recorder` to record the link.
+        observers: the run's notification bus (default: a new one).
+    """
+
+    def __init__(self, provider: BoardProvider, *, timeout_s: float = 5.0, recorder: Any | None = None,
+                 observers: Observers | None = None) -> None:
+        self.provider = provider
+        self.timeout_s = timeout_s
+        self.recorder = recorder
+        self.observers = observers if observers is not None else Observers()
+        self.board: Board | None = None
+        self.link: LinkStack | None = None
+        self.client: BoardClient | None = None
+        self.hello: dict[str, Any] = {}
+        self.plant: Any = None
+        self.loop: Any = None
+        self._closed = False
+
+    # -- building ---------------------------------------------------------------
+
+    def start_board(self) -> Board:
+        """Start (or find) the board; nothing is opened yet."""
+        if self.board is None:
+            self.board = self.provider.start()
+        return self.board
+
+    def open(self) -> dict[str, Any]:
+        """Board, link stack, client, HELLO; publish and return the HELLO."""
+        board = self.start_board()
+        self.link = LinkStack(board, self.recorder)
+        if self.recorder is not None:
+            self.recorder.tick = self._tick
+        self.client = BoardClient(self.link.top, timeout_s=self.timeout_s)
+        hello = self.client.hello()
+        if hello.get("protocol", P.VERSION) != P.VERSION:
+            raise BoardError(f"the board on {board.port} speaks protocol {hello.get('protocol')}, "
+                             f"this harness {P.VERSION}")
+        self.hello = hello
+        self.observers.hello(hello)
+        return hello
+
+    def _tick(self) -> int:
+        if self.loop is not None:
+            return self.loop.tick
+        return self.plant.tick if self.plant is not None else 0
+
+    @property
+    def clock(self) -> str:
+        """``host`` (closed loop) or ``board`` (free run), from the HELLO."""
+        return board_clock(self.hello)
+
+    @property
+    def free(self) -> bool:
+        """The board keeps its own time: no plant, a free-running loop."""
+        return self.clock == "board"
+
+    @property
+    def period_s(self) -> float:
+        return self.hello["period_ms"] / 1000.0
+
+    def closed_loop(self, plant: Any, max_batch: int = P.MAX_SAMPLES) -> Any:
+        from hil.loop import ClosedLoop
+
+        self.plant = plant
+        self.loop = ClosedLoop(self.client, plant, max_batch=max_batch, observers=self.observers)
+        return self.loop
+
+    def free_loop(self, speed: float | None = None, sleep: bool = True) -> Any:
+        from hil.freerun import FreeRunningLoop
+
+        self.loop = FreeRunningLoop(self.client, self.hello, speed=speed, sleep=sleep,
+                                    observers=self.observers)
+        return self.loop
+
+    def start_loop(self, plant: Callable[[float], Any], max_batch: int = P.MAX_SAMPLES,
+                   speed: float | None = None, sleep: bool = True) -> Any:
+        """The loop the board's clock calls for: closed, with ``plant(period_s)``,
+        or free running at ``speed``."""
+        if self.free:
+            return self.free_loop(speed, sleep)
+        return self.closed_loop(plant(self.period_s), max_batch)
+
+    # -- running ----------------------------------------------------------------
+
+    def chunk_ticks(self, max_batch: int, paced: bool = False) -> int:
+        """Ticks per chunk of :meth:`drive`: about half a second of wall time
+        on a free-running board, a frame when paced, else 10 virtual minutes."""
+        period = self.period_s
+        if self.free:
+            return max(1, round(0.5 * self.loop.scale / period))
+        return max_batch if paced else max(1, round(600 / period))
+
+    def drive(self, end: int, chunk: int, due: Callable[[], None], horizon: Callable[[], int],
+              pace: Callable[[int], None] | None = None) -> None:
+        """Run the loop to tick ``end`` in chunks: do what is ``due`` (it runs
+        first, and once more at the end), advance at most ``chunk`` ticks or
+        to ``horizon()``, ``pace`` (wall clock), publish ``step``."""
+        loop = self.loop
+        while True:
+            due()
+            if loop.tick >= end:
+                return
+            loop.run_until(min(end, loop.tick + chunk), horizon)
+            if pace is not None:
+                pace(loop.tick)
+            self.observers.step(loop.tick, end)
+
+    def close(self) -> None:
+        """Release the port and stop the board (never raises for a port
+        that is gone already)."""
+        if self._closed:
+            return
+        self._closed = True
+        if self.link is not None:
+            try:
+                self.link.close()
+            except (LinkError, OSError):
+                pass   # the port is gone already; nothing left to release
+            self.link = None
+        if self.board is not None:
+            self.board.stop()
+
+    def __enter__(self) -> "Session":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+__all__ = ["LinkStack", "Session", "board_clock", "make_plant", "patient_params"]
