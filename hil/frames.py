@@ -102,7 +102,9 @@ class FrameParser:
                 del buf[:start]
             if len(buf) < 8:
                 break
-            if crc8(bytes(buf[:7])) != buf[7]:
+            if crc8(bytes(buf[:7])) != buf[7] or buf[1] != VERSION:
+                # A damaged header, or a frame of another protocol version:
+                # nothing in it can be trusted as v1.
                 self.skipped += 1
                 del buf[:1]
                 continue
@@ -166,7 +168,8 @@ class Status:
 
     @property
     def state_name(self) -> str:
-        return C.STATE_NAMES[self.state]
+        names = C.STATE_NAMES
+        return names[self.state] if self.state < len(names) else f"state{self.state}"
 
     def outputs(self) -> tuple[int, int, int, int]:
         """The actuator outputs: pump, clamp, heparin rate, bolus total."""

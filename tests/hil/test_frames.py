@@ -89,3 +89,21 @@ def test_codes_agree_with_protocol_doc() -> None:
     assert len(quoted) >= 5
     known = {v["frame"] for v in VECTORS["frames"]}
     assert set(quoted) <= known
+
+
+def test_parser_takes_no_frame_of_another_version() -> None:
+    good = frames.encode(P.T_STATUS | P.REPLY, 4, b"")
+    other = bytearray(good)
+    other[1] = 2
+    other[7] = frames.crc8(bytes(other[:7]))
+    body = bytes(other[:-4])
+    other[-4:] = struct.pack("<I", zlib.crc32(body))
+    p = frames.FrameParser()
+    assert [f.seq for f in p.feed(bytes(other) + good)] == [4]
+
+
+def test_unknown_state_number_has_a_name() -> None:
+    vec = next(v for v in VECTORS["frames"] if v["name"] == "step_reply_air")
+    payload = bytearray.fromhex(vec["payload"])
+    payload[P.REPLY_HEAD_LEN + 4] = 9
+    assert frames.decode_reply(bytes(payload)).status.state_name == "state9"
