@@ -30,13 +30,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Any
 
 from hil import frames
 from hil.client import BoardClient, BoardReset
 from hil.frames import Event, Status
-from hil.loop import LoopError, LoopStats
+from hil.loop import BoardRun, LoopError
 from hil.observers import Observers
 
 C = frames.C
@@ -71,7 +70,7 @@ def real_time_only(hello: dict[str, Any], scale: int, why: str) -> str:
             "config with \"test_mode\": true to a bench board")
 
 
-class FreeRunningLoop:
+class FreeRunningLoop(BoardRun):
     """Follow a board that runs on its own clock.
 
     Args:
@@ -110,18 +109,12 @@ class FreeRunningLoop:
         self.scale = time_scale(speed)
         self.poll_s = max(min_poll_s, self.period_s / self.scale)
         self.sleep = sleep
-        self.observers = observers if observers is not None else Observers()
-        self.observers.subscribe(event=on_event, boot=on_boot, status=on_status)
-        self.stats = LoopStats()
-        self.events: list[Event] = []
-        self.offset = 0
+        self._init_run(observers, on_event, on_boot, on_status)
         reply = self._set_time_scale()
         # The run's tick 0 is the board's tick now.
         self.offset = -reply.status.tick
         self.start_board_tick = reply.status.tick
-        self.status = reply.status
-        self._take_events(reply.events)
-        self._status_seen()
+        self._take_reply(reply)
 
     @property
     def tick(self) -> int:
@@ -146,13 +139,6 @@ class FreeRunningLoop:
     def _status_seen(self) -> None:
         self.observers.status(self.tick, self.status)
 
-    def _take_events(self, events: list[Event]) -> None:
-        for e in events:
-            if self.offset:
-                e = replace(e, tick=e.tick + self.offset)
-            self.events.append(e)
-            self.observers.event(e)
-
     def _update(self, reply: frames.Reply) -> None:
         before = self.status.tick
         if reply.status.tick < before:
@@ -160,9 +146,7 @@ class FreeRunningLoop:
                             "without a restart notice")
         self.stats.frames += 1
         self.stats.ticks += reply.status.tick - before
-        self.status = reply.status
-        self._take_events(reply.events)
-        self._status_seen()
+        self._take_reply(reply)
 
     def command(self, code: int, arg: int = 0) -> frames.Reply:
         """Send an operator command; the board acts on it between two of its ticks."""
@@ -211,9 +195,7 @@ class FreeRunningLoop:
         self.observers.boot(self.offset, notice)
         # The board forgot its time scale with everything else in RAM.
         reply = self._set_time_scale()
-        self.status = reply.status
-        self._take_events(reply.events)
-        self._status_seen()
+        self._take_reply(reply)
 
 
 __all__ = ["MAX_TIME_SCALE", "FreeRunError", "FreeRunningLoop", "plant_requirements", "refusal",

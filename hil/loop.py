@@ -49,6 +49,44 @@ class LoopStats:
     flow_ticks_by_cartridge: dict[int, int] = field(default_factory=dict)
 
 
+class BoardRun:
+    """What the closed and the free-running loop share: the notification
+    bus, the run's counters, and the board's events lined up with the
+    run's ticks (``offset`` = run tick - board tick)."""
+
+    observers: Observers
+    stats: LoopStats
+    events: list[Event]
+    offset: int
+    status: Status
+
+    def _init_run(self, observers: Observers | None,
+                  on_event: Callable[[Event], None] | None,
+                  on_boot: Callable[[int, dict[str, Any]], None] | None,
+                  on_status: Callable[[int, Status], None] | None) -> None:
+        self.observers = observers if observers is not None else Observers()
+        self.observers.subscribe(event=on_event, boot=on_boot, status=on_status)
+        self.stats = LoopStats()
+        self.events = []
+        self.offset = 0
+
+    def _status_seen(self) -> None:
+        raise NotImplementedError
+
+    def _take_events(self, events: list[Event]) -> None:
+        for e in events:
+            if self.offset:
+                e = replace(e, tick=e.tick + self.offset)
+            self.events.append(e)
+            self.observers.event(e)
+
+    def _take_reply(self, reply: frames.Reply) -> None:
+        """Hold the reply's status, take its events, publish the status."""
+        self.status = reply.status
+        self._take_events(reply.events)
+        self._status_seen()
+
+
 def actuators_from(status: Status) -> "object":
     """Convert the firmware's integer outputs to the plant's actuator values."""
     from host.plant import Actuators
@@ -58,7 +96,7 @@ def actuators_from(status: Status) -> "object":
                      heparin_bolus_u=float(status.bolus_total))
 
 
-class ClosedLoop:
+class ClosedLoop(BoardRun):
     """Advance a board and a plant together.
 
     Args:
@@ -90,20 +128,14 @@ class ClosedLoop:
         self.plant = plant
         self.max_batch = max_batch
         self.flowing_threshold = flowing_threshold
-        self.observers = observers if observers is not None else Observers()
-        self.observers.subscribe(event=on_event, boot=on_boot, status=on_status)
-        self.stats = LoopStats()
-        self.events: list[Event] = []
         # Plant tick = board tick + offset; the board counts from 0 at
         # every boot, virtual time does not.
-        self.offset = 0
+        self._init_run(observers, on_event, on_boot, on_status)
         # Windows [start, end) of plant ticks whose sensor samples never
         # reach the board (sensor link down): sent flagged as missing.
         self.outages: list[tuple[int, int]] = []
         reply = client.status()
-        self.status = reply.status
-        self._take_events(reply.events)
-        self._status_seen()
+        self._take_reply(reply)
         if self.status.tick != plant.tick:
             raise LoopError(f"board is at tick {self.status.tick}, plant at {plant.tick}: "
                             "reset the board before closing the loop")
@@ -115,13 +147,6 @@ class ClosedLoop:
 
     def _status_seen(self) -> None:
         self.observers.status(self.plant.tick, self.status)
-
-    def _take_events(self, events: list[Event]) -> None:
-        for e in events:
-            if self.offset:
-                e = replace(e, tick=e.tick + self.offset)
-            self.events.append(e)
-            self.observers.event(e)
 
     def add_outage(self, start_tick: int, end_tick: int) -> None:
         """Make the samples of plant ticks in [start_tick, end_tick) arrive
@@ -139,9 +164,7 @@ class ClosedLoop:
     def command(self, code: int, arg: int = 0) -> frames.Reply:
         """Send an operator command at the current tick."""
         reply = self.client.command(code, arg)
-        self.status = reply.status
-        self._take_events(reply.events)
-        self._status_seen()
+        self._take_reply(reply)
         return reply
 
     def run_until(self, end_tick: int, horizon: Callable[[], int] | None = None) -> None:

@@ -117,10 +117,15 @@ _CYTOSORB_IL6 = Sorption(k0_ml_min=46.0, k_inf_ml_min=8.0, v_half_l=14.0)
 # IL-10 -26%); IL-1b (17 kDa, inside the 5-60 kDa range) taken equal to IL-6.
 _REL_TNF, _REL_IL1B, _REL_IL10 = 0.8, 1.0, 0.4
 
+
+def _cytokines(il6: Sorption) -> dict[str, Sorption]:
+    """The four cytokines' sorption from IL-6's, at the relative affinities above."""
+    return {"il6": il6, "tnf": il6.scaled(_REL_TNF), "il1b": il6.scaled(_REL_IL1B),
+            "il10": il6.scaled(_REL_IL10)}
+
+
 CYTOSORB = AdsorberParams(
-    name="cytosorb",
-    il6=_CYTOSORB_IL6, tnf=_CYTOSORB_IL6.scaled(_REL_TNF), il1b=_CYTOSORB_IL6.scaled(_REL_IL1B),
-    il10=_CYTOSORB_IL6.scaled(_REL_IL10),
+    name="cytosorb", **_cytokines(_CYTOSORB_IL6),
     # Malard (ICMx 2018, in vitro): endotoxin clearance ~1 mL/min over the first
     # 30 min and no net removal at 2 h; fitted as a small capacity that its own
     # load saturates quickly (see host/calibration.py for the in-vitro set-up).
@@ -135,9 +140,7 @@ CYTOSORB = AdsorberParams(
 # assumption: clot multiplier 0.8 for the heparin-grafted membrane ("less
 # thrombosis", review); domain.md gives no number.
 OXIRIS = AdsorberParams(
-    name="oxiris",
-    il6=_CYTOSORB_IL6, tnf=_CYTOSORB_IL6.scaled(_REL_TNF), il1b=_CYTOSORB_IL6.scaled(_REL_IL1B),
-    il10=_CYTOSORB_IL6.scaled(_REL_IL10),
+    name="oxiris", **_cytokines(_CYTOSORB_IL6),
     endotoxin=Sorption(k0_ml_min=9.0, m_half=5.0e5),
     flow_exponent=0.0, max_hours=24.0, clot_multiplier=0.8)
 
@@ -150,9 +153,7 @@ OXIRIS = AdsorberParams(
 # figure is given: multiplier 1.
 _TORAY_IL6 = _CYTOSORB_IL6.scaled(0.25)
 TORAYMYXIN = AdsorberParams(
-    name="toraymyxin",
-    il6=_TORAY_IL6, tnf=_TORAY_IL6.scaled(_REL_TNF), il1b=_TORAY_IL6.scaled(_REL_IL1B),
-    il10=_TORAY_IL6.scaled(_REL_IL10),
+    name="toraymyxin", **_cytokines(_TORAY_IL6),
     endotoxin=Sorption(k0_ml_min=120.0, m_half=1.0e4),
     flow_exponent=0.0, max_hours=2.0)
 
@@ -179,8 +180,7 @@ def pmma(area_m2: float = PMMA_AREA_M2) -> AdsorberParams:
     """
     il6 = Sorption(k0_ml_min=PMMA_K_PER_M2 * area_m2, v_half_l=40.0)
     return AdsorberParams(name="pmma" if area_m2 == PMMA_AREA_M2 else f"pmma-{area_m2:g}",
-                          il6=il6, tnf=il6.scaled(_REL_TNF), il1b=il6.scaled(_REL_IL1B),
-                          il10=il6.scaled(_REL_IL10), flow_exponent=0.0, max_hours=24.0,
+                          **_cytokines(il6), flow_exponent=0.0, max_hours=24.0,
                           clot_multiplier=1.5)
 
 

@@ -16,7 +16,8 @@ from hil.scenario.source import ScenarioError, Y, _kind, _show, parse_duration
 from hil.scenario.checks import _CheckReader
 from hil.scenario.steps import _StepReader
 
-
+# Anchors "<kind>:<name>" whose names are a fixed list.
+_NAMED_ANCHORS = {"alarm": ALARM_NAMES, "state": STATE_NAMES, "event": EVENT_TYPES}
 
 
 class _Reader(_StepReader, _CheckReader):
@@ -88,22 +89,15 @@ class _Reader(_StepReader, _CheckReader):
         if name in STATE_NAMES:
             return Anchor("state", name, nth)
         kind, sep, rest = name.partition(":")
-        if sep and kind == "alarm":
-            if rest not in ALARM_NAMES:
-                raise self.err(y.line, f"unknown alarm '{rest}' in {what}; known: {', '.join(ALARM_NAMES)}")
-            return Anchor("alarm", rest, nth)
-        if sep and kind == "state":
-            if rest not in STATE_NAMES:
-                raise self.err(y.line, f"unknown state '{rest}' in {what}; known: {', '.join(STATE_NAMES)}")
-            return Anchor("state", rest, nth)
+        if sep and kind in _NAMED_ANCHORS:
+            known = _NAMED_ANCHORS[kind]
+            if rest not in known:
+                raise self.err(y.line, f"unknown {kind} '{rest}' in {what}; known: {', '.join(known)}")
+            return Anchor(kind, rest, nth)
         if sep and kind == "step":
             if rest not in self.step_ids:
                 raise self.err(y.line, f"{what} refers to step '{rest}', which no earlier step has as id")
             return Anchor("step", rest, nth)
-        if sep and kind == "event":
-            if rest not in EVENT_TYPES:
-                raise self.err(y.line, f"unknown event '{rest}' in {what}; known: {', '.join(EVENT_TYPES)}")
-            return Anchor("event", rest, nth)
         if name in EVENT_TYPES or name in ALARM_NAMES:
             hint = "event" if name in EVENT_TYPES else "alarm"
             raise self.err(y.line, f"unknown anchor '{name}' in {what}; did you mean '{hint}:{name}'?")
