@@ -16,6 +16,7 @@ from service import Service
 from storage import MemoryStorage
 from hal.sim import SimBoard
 from test_fw_controller import Rig
+from test_fw_link import parse_frames as replies
 
 
 class Pipe:
@@ -40,20 +41,6 @@ class Pipe:
         if ms > 0:
             time.sleep(ms / 1000)
         return False
-
-
-def replies(data):
-    # (type, seq, payload) of every frame in what the board wrote.
-    out = []
-    i = 0
-    while i < len(data):
-        assert data[i] == P.SOF
-        n = data[i + 4] | (data[i + 5] << 8)
-        out.append((data[i + 2], data[i + 3], bytes(data[i + 8:i + 8 + n])))
-        crc = struct.unpack("<I", data[i + 8 + n:i + 12 + n])[0]
-        assert crc == P.crc32(data[i:i + 8 + n])
-        i += 12 + n
-    return out
 
 
 def serve_all(data, ctl=None):
