@@ -25,7 +25,7 @@ NAK_NAMES = {
     P.N_PAYLOAD: "invalid payload",
     P.N_MODE: "frame type not served by this board's HAL",
 }
-_RETRYABLE = (P.N_HEADER, P.N_CRC)
+_RETRYABLE = (P.N_CRC,)   # reason 1 is reserved: the board never sends it
 
 
 class BoardError(RuntimeError):

@@ -78,7 +78,8 @@ class SimBoard:
         ctl = self.ctl
         tick0 = (s[0] & 0xFFFF) | ((s[1] & 0xFFFF) << 16)
         count = s[2] & 0xFFFF
-        if count == 0 or P.STEP_HEAD + count * 10 != n:
+        # The header already held LEN to 1..MAX_SAMPLES whole samples.
+        if P.STEP_HEAD + count * 10 != n:
             self.link.nak(seq, P.N_PAYLOAD, P.T_STEP)
             return False
         if tick0 != ctl.tick_no + 1:
