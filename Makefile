@@ -58,7 +58,7 @@ compile: $(STAMP)
 
 flash: $(STAMP)
 	@test -n "$(PORT)" || { echo "usage: make flash PORT=/dev/ttyACM0 [BOARD=pico]"; exit 2; }
-	$(PY) -m hil.flash --port $(PORT) --board $(BOARD)
+	$(PY) -m hil.board.flash --port $(PORT) --board $(BOARD)
 
 fuzz: $(STAMP)
 	$(PY) -m hil.reliability.fuzz --out out/fuzz

@@ -10,8 +10,8 @@ from array import array
 from pathlib import Path
 from typing import Any
 
-from hil.client import BoardError
-from hil.therapy import TherapyPlan, run_therapy
+from hil.transport.client import BoardError
+from hil.run.therapy import TherapyPlan, run_therapy
 
 
 def _plant_us_per_tick(ticks: int = 200_000) -> float:
@@ -63,8 +63,8 @@ def firmware_tick_us() -> float:
     import os
     import subprocess
 
-    from hil.build import compile_firmware
-    from hil.fw import BOARD_CONFIGS, micropython_executable
+    from hil.board.build import compile_firmware
+    from hil.board.firmware import BOARD_CONFIGS, micropython_executable
 
     build = compile_firmware()
     script = f"CFG = {str(BOARD_CONFIGS / 'virtual.json')!r}\n" + _TICK_BENCH

@@ -16,23 +16,23 @@ import json
 import sys
 from pathlib import Path
 
-from hil.client import BoardError
-from hil.link import LinkError
-from hil.loop import LoopError
+from hil.transport.client import BoardError
+from hil.transport.link import LinkError
+from hil.loop.closed import LoopError
 from hil.scenario import ScenarioError
 
 
 def _cmd_board(args: argparse.Namespace) -> int:
-    from hil.virtual_board import serve
+    from hil.board.virtual import serve
 
     return serve(args.board, args.heapsize)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from hil.operator import OperatorPlan
-    from hil.progress import ProgressBar
-    from hil.report import write_all
-    from hil.therapy import TherapyPlan, run_therapy
+    from hil.run.operator import OperatorPlan
+    from hil.output.progress import ProgressBar
+    from hil.output.report import write_all
+    from hil.run.therapy import TherapyPlan, run_therapy
 
     plan = TherapyPlan(hours=args.hours, seed=args.seed, board=args.board, port=args.port,
                        heapsize=args.heapsize, max_batch=1 if args.lockstep else args.max_batch,
@@ -103,10 +103,10 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from hil.frames import P
-    from hil.progress import ProgressBar
-    from hil.record import write_junit, write_record
-    from hil.runner import RunOptions, run_scenario
+    from hil.transport.frames import P
+    from hil.output.progress import ProgressBar
+    from hil.output.record import write_junit, write_record
+    from hil.run.runner import RunOptions, run_scenario
 
     scenarios = _load_all(args.paths)
     if args.k:
@@ -151,8 +151,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_replay(args: argparse.Namespace) -> int:
-    from hil.progress import ProgressBar
-    from hil.replay import ReplayMismatch, replay
+    from hil.output.progress import ProgressBar
+    from hil.run.replay import ReplayMismatch, replay
 
     try:
         s = replay(Path(args.file), progress=None if args.quiet else ProgressBar("replay"))

@@ -11,8 +11,8 @@ JUnit XML as test-case properties.
 A board that keeps its own time (HELLO ``clock: board``, the ``rp2`` HAL:
 a Pico on a bench, or the virtual board with ``--hil-board fake-pico``)
 runs on its own clock: scenarios that need the plant are skipped on it,
-and ``hil_loop`` is a :class:`~hil.freerun.FreeRunningLoop`. The fixtures
-are built by the composition root, :class:`~hil.session.Session`
+and ``hil_loop`` is a :class:`~hil.loop.freerun.FreeRunningLoop`. The fixtures
+are built by the composition root, :class:`~hil.run.session.Session`
 (``hil_session``).
 
 Options:
@@ -81,9 +81,9 @@ def _rel(path: Path, config: pytest.Config) -> str:
 
 
 def run_options(config: pytest.Config, name: str) -> Any:
-    """The :class:`~hil.runner.RunOptions` the command line asks for."""
-    from hil.frames import P
-    from hil.runner import RunOptions
+    """The :class:`~hil.run.runner.RunOptions` the command line asks for."""
+    from hil.transport.frames import P
+    from hil.run.runner import RunOptions
 
     out = Path(config.getoption("--hil-out"))
     port = config.getoption("--port")
@@ -124,8 +124,8 @@ class ScenarioItem(pytest.Item):
         self.add_marker("scenario")
 
     def runtest(self) -> None:
-        from hil.record import write_record
-        from hil.runner import run_scenario
+        from hil.output.record import write_record
+        from hil.run.runner import run_scenario
 
         r = run_scenario(self.scenario, run_options(self.config, self.scenario.name))
         out = Path(self.config.getoption("--hil-out"))
@@ -156,12 +156,12 @@ class ScenarioItem(pytest.Item):
 
 @pytest.fixture
 def hil_session(request: pytest.FixtureRequest) -> Iterator[Any]:
-    """The run's composition root (:class:`~hil.session.Session`): a fresh
+    """The run's composition root (:class:`~hil.run.session.Session`): a fresh
     virtual board, or the real one named by ``--port``, started but not yet
     opened; the other fixtures open its link and client on first use. Its
     ``observers`` bus carries what the loop publishes."""
-    from hil.boards import provider_for
-    from hil.session import Session
+    from hil.board.providers import provider_for
+    from hil.run.session import Session
 
     config = request.config
     session = Session(provider_for(config.getoption("--port"), config.getoption("--hil-board") or "virtual"))
@@ -180,14 +180,14 @@ def _opened(session: Any) -> Any:
 
 @pytest.fixture
 def hil_board(hil_session: Any) -> Any:
-    """The board under test (:class:`~hil.boards.Board`): its ``port`` is
+    """The board under test (:class:`~hil.board.providers.Board`): its ``port`` is
     what to open, its ``power`` the power switch (None on a real board)."""
     return hil_session.board
 
 
 @pytest.fixture
 def hil_power(hil_board: Any) -> Any:
-    """The board's :class:`~hil.boards.PowerControl`; skips the test on a
+    """The board's :class:`~hil.board.providers.PowerControl`; skips the test on a
     board the harness cannot switch."""
     if hil_board.power is None:
         pytest.skip(f"the harness cannot switch the power of the board on {hil_board.port}")
@@ -196,13 +196,13 @@ def hil_power(hil_board: Any) -> Any:
 
 @pytest.fixture
 def hil_link(hil_session: Any) -> Any:
-    """The :class:`~hil.link.SerialLink` to the board."""
+    """The :class:`~hil.transport.link.SerialLink` to the board."""
     return _opened(hil_session).link.bottom
 
 
 @pytest.fixture
 def hil_client(hil_session: Any) -> Any:
-    """A :class:`~hil.client.BoardClient` on the link (HELLO checked)."""
+    """A :class:`~hil.transport.client.BoardClient` on the link (HELLO checked)."""
     return _opened(hil_session).client
 
 
@@ -220,8 +220,8 @@ def hil_plant(hil_session: Any, hil_client: Any) -> Any:
 
 @pytest.fixture
 def hil_loop(request: pytest.FixtureRequest, hil_session: Any, hil_client: Any) -> Any:
-    """A :class:`~hil.loop.ClosedLoop` of the board and the plant, or, on
-    a board that keeps its own time, a :class:`~hil.freerun.FreeRunningLoop`
+    """A :class:`~hil.loop.closed.ClosedLoop` of the board and the plant, or, on
+    a board that keeps its own time, a :class:`~hil.loop.freerun.FreeRunningLoop`
     at the speed ``--hil-speed`` / ``--hil-realtime`` ask for (real time by
     default)."""
     if hil_session.free:
@@ -234,8 +234,8 @@ def hil_loop(request: pytest.FixtureRequest, hil_session: Any, hil_client: Any) 
 @pytest.fixture
 def hil_run(request: pytest.FixtureRequest) -> Callable[[str | Path], Any]:
     """Run a scenario (a file, or YAML text) with the command line's
-    options; returns its :class:`~hil.runner.ScenarioResult`."""
-    from hil.runner import run_scenario
+    options; returns its :class:`~hil.run.runner.ScenarioResult`."""
+    from hil.run.runner import run_scenario
 
     def run(source: str | Path) -> Any:
         p = Path(source)

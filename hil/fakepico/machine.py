@@ -29,7 +29,7 @@ import sys
 
 WDT_RESET = 3
 PWRON_RESET = 1
-_RESET_EXIT = 75   # hil/virtual_board.py RESET_EXIT
+_RESET_EXIT = 75   # hil/board/virtual.py RESET_EXIT
 
 # What the HAL created, by pin id (and every watchdog, every reset).
 pins = {}

@@ -2,7 +2,7 @@
 a reader that keeps every frame the board sends, and a probe with a
 deadline.
 
-:class:`FrameTap` reads a :class:`~hil.link.Link` on a thread, so that the
+:class:`FrameTap` reads a :class:`~hil.transport.link.Link` on a thread, so that the
 board never blocks on a full pty while the host is busy writing, and keeps
 every frame in arrival order; a campaign marks where a batch began and
 looks at what came back since.
@@ -15,9 +15,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from hil import frames
-from hil.frames import Frame, FrameParser
-from hil.link import Link, LinkError
+from hil.transport import frames
+from hil.transport.frames import Frame, FrameParser
+from hil.transport.link import Link, LinkError
 
 P = frames.P
 

@@ -76,9 +76,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from hil import frames
-from hil.frames import Frame
-from hil.link import SerialLink
+from hil.transport import frames
+from hil.transport.frames import Frame
+from hil.transport.link import SerialLink
 from hil.reliability.common import FrameTap
 from hil.reliability.fuzz_board import _Board
 from hil.reliability.fuzz_frames import (  # noqa: F401  (names of this module's API)

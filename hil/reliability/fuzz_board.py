@@ -11,13 +11,13 @@ import struct
 from pathlib import Path
 from typing import Any
 
-from hil import frames
-from hil.frames import Frame, Status
-from hil.link import SerialLink
+from hil.transport import frames
+from hil.transport.frames import Frame, Status
+from hil.transport.link import SerialLink
 from hil.reliability.common import FrameTap
 from hil.reliability.fuzz_frames import NOMINAL, SEQ_RESERVE, CampaignError
 from hil.reliability.fuzz_inputs import Generator
-from hil.virtual_board import VirtualBoard
+from hil.board.virtual import VirtualBoard
 
 P, C = frames.P, frames.C
 

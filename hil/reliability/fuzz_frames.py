@@ -9,8 +9,8 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from hil import frames
-from hil.frames import Frame
+from hil.transport import frames
+from hil.transport.frames import Frame
 
 P, C = frames.P, frames.C
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 import struct
 
-from hil import frames
+from hil.transport import frames
 from hil.reliability.fuzz_frames import (
     EMPTY_TYPES, KNOWN_TYPES, MAX_STEP_LEN, SEQ_RESERVE, CampaignError, Case, Expect, _nak, _reply,
     raw_frame,

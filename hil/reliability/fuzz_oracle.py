@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from hil import frames
-from hil.frames import Frame, Status
+from hil.transport import frames
+from hil.transport.frames import Frame, Status
 from hil.reliability.fuzz_frames import Expect
 
 P, C = frames.P, frames.C

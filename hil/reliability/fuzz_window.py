@@ -12,9 +12,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from hil import frames
-from hil.frames import Frame, Status
-from hil.link import LinkError, SerialLink
+from hil.transport import frames
+from hil.transport.frames import Frame, Status
+from hil.transport.link import LinkError, SerialLink
 from hil.reliability.common import FrameTap, rss_kb
 from hil.reliability.fuzz_board import BoardSession
 from hil.reliability.fuzz_frames import (
@@ -25,7 +25,7 @@ from hil.reliability.fuzz_inputs import Generator
 from hil.reliability.fuzz_oracle import (
     check_answer, diff_status, due_retransmission, find_expect, status_dict, status_of,
 )
-from hil.virtual_board import VirtualBoard
+from hil.board.virtual import VirtualBoard
 
 P, C = frames.P, frames.C
 

@@ -10,7 +10,7 @@ the other on the same therapy. A run lasts well under a minute of virtual
 time:
 
 1. a clean stretch of 2-20 virtual seconds;
-2. one fault armed on the :class:`~hil.faultlink.FaultyLink` (``corrupt``,
+2. one fault armed on the :class:`~hil.transport.faultlink.FaultyLink` (``corrupt``,
    ``drop``, ``delay``, ``noise``; direction ``to_board``, ``to_host`` or
    ``both``) or a ``disconnect`` (the port closed and opened again, and
    0.1-3 virtual seconds of sensor samples lost), followed at once by a
@@ -45,7 +45,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from hil import frames  # noqa: F401  (names of this module's API)
+from hil.transport import frames  # noqa: F401  (names of this module's API)
 from hil.reliability.linkfault_blocks import _block_job, _injected, run_block  # noqa: F401
 from hil.reliability.linkfault_rig import (  # noqa: F401
     DIRECTIONS, KINDS, PERIOD_S, PROBES, Fault, Rig, RunResult, draw_fault, high_alarm_mask,

@@ -10,9 +10,9 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from hil.client import BoardError
-from hil.link import LinkError
-from hil.loop import LoopError
+from hil.transport.client import BoardError
+from hil.transport.link import LinkError
+from hil.loop.closed import LoopError
 from hil.reliability.linkfault_rig import PERIOD_S, Rig, RunResult
 
 

@@ -12,14 +12,14 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from hil import frames
-from hil.client import BoardClient, BoardError
-from hil.faultlink import FaultyLink
-from hil.fw import FIRMWARE_DIR
-from hil.link import LinkError, SerialLink
-from hil.loop import ClosedLoop, LoopError
-from hil.operator import OperatorPlan, ScriptedOperator
-from hil.virtual_board import VirtualBoard
+from hil.transport import frames
+from hil.transport.client import BoardClient, BoardError
+from hil.transport.faultlink import FaultyLink
+from hil.board.firmware import FIRMWARE_DIR
+from hil.transport.link import LinkError, SerialLink
+from hil.loop.closed import ClosedLoop, LoopError
+from hil.run.operator import OperatorPlan, ScriptedOperator
+from hil.board.virtual import VirtualBoard
 
 C = frames.C
 P = frames.P
@@ -37,7 +37,7 @@ def high_alarm_mask() -> int:
     if added:
         sys.path.insert(0, str(FIRMWARE_DIR))
     try:
-        from hil.fw import firmware_module
+        from hil.board.firmware import firmware_module
 
         prios = firmware_module("controller").PRIORITIES
     finally:

@@ -37,10 +37,10 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from hil import frames
-from hil.client import BoardError
-from hil.link import LinkError
-from hil.loop import LoopError
+from hil.transport import frames
+from hil.transport.client import BoardError
+from hil.transport.link import LinkError
+from hil.loop.closed import LoopError
 from hil.reliability.powercut_checks import (  # noqa: F401  (names of this module's API)
     ALARM_LOG, IN_THERAPY, LOG_LEN, RECORD, RECORD_KEYS, VISIBLE, Trial, compare_logs, parse_log,
     parse_record, read_flash,

@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from hil import frames
-from hil.client import BoardClient
-from hil.loop import ClosedLoop
-from hil.virtual_board import VirtualBoard
+from hil.transport import frames
+from hil.transport.client import BoardClient
+from hil.loop.closed import ClosedLoop
+from hil.board.virtual import VirtualBoard
 
 C = frames.C
 P = frames.P

@@ -12,14 +12,14 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from hil import frames
-from hil.client import BoardClient, BoardError, BoardReset
-from hil.fw import board_config_path
-from hil.link import Link, SerialLink
-from hil.loop import ClosedLoop, LoopError
-from hil.operator import OperatorPlan, ScriptedOperator
+from hil.transport import frames
+from hil.transport.client import BoardClient, BoardError, BoardReset
+from hil.board.firmware import board_config_path
+from hil.transport.link import Link, SerialLink
+from hil.loop.closed import ClosedLoop, LoopError
+from hil.run.operator import OperatorPlan, ScriptedOperator
 from hil.reliability.powercut_checks import CutChecks, Trial, read_flash
-from hil.virtual_board import VirtualBoard
+from hil.board.virtual import VirtualBoard
 
 C = frames.C
 P = frames.P
@@ -29,7 +29,7 @@ class PowerLost(BoardReset):
     """The board died inside a storage write and has been powered on again.
 
     ``notice`` is its new BOOT notice with ``last_tick`` set to the tick it
-    died at (so that :class:`~hil.loop.ClosedLoop` rewinds the plant there);
+    died at (so that :class:`~hil.loop.closed.ClosedLoop` rewinds the plant there);
     ``cut`` is the firmware's note of the write it died in.
     """
 
@@ -41,7 +41,7 @@ class PowerLost(BoardReset):
 class CutBench(Link):
     """The host end of the link to a board that may cut its own power.
 
-    It passes bytes through a :class:`~hil.link.SerialLink`, remembers the
+    It passes bytes through a :class:`~hil.transport.link.SerialLink`, remembers the
     last frame the host sent, and while waiting for a reply watches the
     board process: if it died on its own (the armed cut), it calls
     ``on_cut(note)`` (the board is still off: read its flash now), powers

@@ -7,7 +7,7 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from hil import frames
+from hil.transport import frames
 
 C = frames.C
 

@@ -245,6 +245,6 @@ class _Reader(_StepReader, _CheckReader):
 
 
 def _tables() -> list[str]:
-    from hil.fw import firmware_module
+    from hil.board.firmware import firmware_module
 
     return sorted(firmware_module("heparin").TABLES)

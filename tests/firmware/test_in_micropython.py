@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from hil.fw import micropython_executable
+from hil.board.firmware import micropython_executable
 
 HERE = Path(__file__).parent
 ROOT = HERE.parent.parent

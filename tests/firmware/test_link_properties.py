@@ -16,7 +16,7 @@ from link import Link
 
 # The host codec's own CRC-8 (bitwise, apart from the firmware's table):
 # the frames these tests build do not lean on the code under test.
-from hil.frames import crc8
+from hil.transport.frames import crc8
 
 PROPS = settings(max_examples=200, deadline=None, derandomize=True, database=None,
                  suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from hil import frames
-from hil.operator import FaultStep
-from hil.report import write_all, write_trace_csv
-from hil.therapy import TherapyPlan, run_therapy
+from hil.transport import frames
+from hil.run.operator import FaultStep
+from hil.output.report import write_all, write_trace_csv
+from hil.run.therapy import TherapyPlan, run_therapy
 
 C = frames.C
 
@@ -96,7 +96,7 @@ def test_air_reaches_the_safe_state_within_one_control_period() -> None:
 
 
 def test_a_board_lost_mid_run_leaves_a_report_of_what_was_run(tmp_path: Path) -> None:
-    from hil.virtual_board import VirtualBoard
+    from hil.board.virtual import VirtualBoard
 
     vb = VirtualBoard()
     port = vb.start()

@@ -1,4 +1,4 @@
-"""Property tests of the host codec (hil/frames.py): whatever bytes come in,
+"""Property tests of the host codec (hil/transport/frames.py): whatever bytes come in,
 the decoder returns frames whose checks are good or raises its own
 FrameError, never anything else; every layout round-trips. Layouts are
 written here from the tables of docs/protocol.md, not taken from the codec."""
@@ -12,8 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hil import frames
-from hil.frames import Frame, FrameError, FrameParser
+from hil.transport import frames
+from hil.transport.frames import Frame, FrameError, FrameParser
 
 
 P, C = frames.P, frames.C

@@ -9,10 +9,10 @@ import dataclasses
 
 import time
 
-from hil import frames
-from hil.faultlink import FaultyLink, damage, noise_bytes, split_frames
-from hil.link import Link
-from hil.runner import run_scenario
+from hil.transport import frames
+from hil.transport.faultlink import FaultyLink, damage, noise_bytes, split_frames
+from hil.transport.link import Link
+from hil.run.runner import run_scenario
 from hil.scenario import load
 
 P = frames.P

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from hil.flash import main, plan
+from hil.board.flash import main, plan
 
 
 @pytest.mark.parametrize("board", ["pico", "picow", "pico2"])

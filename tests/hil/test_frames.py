@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from hil import frames
+from hil.transport import frames
 
 VECTORS = json.loads((Path(__file__).parents[1] / "vectors" / "protocol_v1.json").read_text())
 P, C = frames.P, frames.C

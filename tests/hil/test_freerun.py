@@ -17,13 +17,13 @@ import pytest
 
 pytest_plugins = ["pytester"]
 
-from hil import frames
-from hil.client import BoardClient, BoardError
-from hil.freerun import FreeRunError, FreeRunningLoop, plant_requirements, time_scale
-from hil.link import SerialLink
-from hil.runner import RunOptions, run_scenario
+from hil.transport import frames
+from hil.transport.client import BoardClient, BoardError
+from hil.loop.freerun import FreeRunError, FreeRunningLoop, plant_requirements, time_scale
+from hil.transport.link import SerialLink
+from hil.run.runner import RunOptions, run_scenario
 from hil.scenario import Anchor, load, loads
-from hil.virtual_board import FAKE_PICO_DIR, VirtualBoard
+from hil.board.virtual import FAKE_PICO_DIR, VirtualBoard
 
 C = frames.C
 SEQUENCE = Path("tests/hil/data/bench_operator_sequence.yaml")
@@ -116,9 +116,9 @@ def test_operator_steps_run_on_the_board_clock() -> None:
 
 
 def test_a_recorded_free_running_run_replays_without_a_board(tmp_path: Path) -> None:
-    from hil.replay import replay
+    from hil.run.replay import replay
 
-    from hil.replay import read_recording
+    from hil.run.replay import read_recording
 
     r = run_scenario(load(SEQUENCE), RunOptions(speed=SCALE, record_dir=str(tmp_path)))
     assert r.outcome == "pass" and r.recording
@@ -234,7 +234,7 @@ def test_pytest_plugin_on_a_board_that_keeps_its_own_time(pytester: pytest.Pytes
     pytester.path.joinpath("scenarios", "needs_plant.yaml").write_text(
         "duration: 1 min\noperator: {scripted: false}\nsteps:\n  - {at: 1 s, air: 0.5 s}\n")
     pytester.makepyfile("""
-        from hil.freerun import FreeRunningLoop
+        from hil.loop.freerun import FreeRunningLoop
 
         def test_loop(hil_client, hil_loop):
             assert isinstance(hil_loop, FreeRunningLoop) and hil_loop.scale == 100

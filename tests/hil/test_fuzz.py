@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from hil import frames
-from hil.frames import Frame
-from hil.link import SerialLink
+from hil.transport import frames
+from hil.transport.frames import Frame
+from hil.transport.link import SerialLink
 from hil.reliability import fuzz
 from hil.reliability.common import FrameTap
-from hil.virtual_board import VirtualBoard
+from hil.board.virtual import VirtualBoard
 
 P, C = frames.P, frames.C
 DEADLINE_S = 2.0

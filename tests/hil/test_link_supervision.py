@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from hil import frames
-from hil.client import BoardClient
-from hil.link import SerialLink
-from hil.virtual_board import VirtualBoard
+from hil.transport import frames
+from hil.transport.client import BoardClient
+from hil.transport.link import SerialLink
+from hil.board.virtual import VirtualBoard
 
 C = frames.C
 P = frames.P

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hil.operator import FaultStep
-from hil.report import write_trace_csv
-from hil.therapy import TherapyPlan, run_therapy
+from hil.run.operator import FaultStep
+from hil.output.report import write_trace_csv
+from hil.run.therapy import TherapyPlan, run_therapy
 
 # Blood starts flowing about an hour in, once the aPTT is in range.
 FAULTS = (

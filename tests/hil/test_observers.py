@@ -1,4 +1,4 @@
-"""Listeners on a run's bus (hil/observers.py): fan-out to any number of
+"""Listeners on a run's bus (hil/run/observers.py): fan-out to any number of
 them, the example observer of docs/architecture.md on a real scenario run,
 and the loop chosen from the clock the board reports in HELLO."""
 
@@ -7,11 +7,11 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from hil import frames
-from hil.observers import Observers
-from hil.runner import RunOptions, run_scenario
+from hil.transport import frames
+from hil.run.observers import Observers
+from hil.run.runner import RunOptions, run_scenario
 from hil.scenario import load
-from hil.session import board_clock
+from hil.run.session import board_clock
 
 C = frames.C
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from hil.cli import main
-from hil.replay import ReplayMismatch, read_recording, replay
-from hil.runner import RunOptions, run_scenario
+from hil.run.replay import ReplayMismatch, read_recording, replay
+from hil.run.runner import RunOptions, run_scenario
 from hil.scenario import loads
 
 TEXT = """\

@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from hil import frames
-from hil.client import BoardClient
-from hil.link import SerialLink
-from hil.loop import ClosedLoop
-from hil.operator import OperatorPlan, ScriptedOperator
-from hil.virtual_board import VirtualBoard
+from hil.transport import frames
+from hil.transport.client import BoardClient
+from hil.transport.link import SerialLink
+from hil.loop.closed import ClosedLoop
+from hil.run.operator import OperatorPlan, ScriptedOperator
+from hil.board.virtual import VirtualBoard
 
 C = frames.C
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from hil import frames
-from hil.expect import Timeline, evaluate, evaluate_measurement
+from hil.transport import frames
+from hil.scenario.expect import Timeline, evaluate, evaluate_measurement
 from hil.scenario import loads
 
 C = frames.C

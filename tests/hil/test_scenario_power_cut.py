@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from hil.record import write_record
-from hil.runner import run_scenario
+from hil.output.record import write_record
+from hil.run.runner import run_scenario
 from hil.scenario import loads
 
 TEXT = """\

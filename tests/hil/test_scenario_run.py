@@ -11,8 +11,8 @@ from xml.etree import ElementTree as ET
 import pytest
 
 from hil.cli import main
-from hil.record import record_dict, write_record
-from hil.runner import RunOptions, run_scenario
+from hil.output.record import record_dict, write_record
+from hil.run.runner import RunOptions, run_scenario
 from hil.scenario import load, loads
 
 BROKEN = Path("tests/hil/data/broken_expectation.yaml")

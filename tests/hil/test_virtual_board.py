@@ -10,10 +10,10 @@ import time
 import pytest
 import serial
 
-from hil import frames
-from hil.client import BoardClient, BoardError
-from hil.link import LinkError, SerialLink
-from hil.virtual_board import VirtualBoard
+from hil.transport import frames
+from hil.transport.client import BoardClient, BoardError
+from hil.transport.link import LinkError, SerialLink
+from hil.board.virtual import VirtualBoard
 
 P, C = frames.P, frames.C
 

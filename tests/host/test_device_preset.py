@@ -1,4 +1,4 @@
-"""A host device preset checked against a board config (hil.fw.check_device_preset)."""
+"""A host device preset checked against a board config (hil.board.firmware.check_device_preset)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from hil.fw import BOARD_CONFIGS, DevicePresetMismatch, check_device_preset
+from hil.board.firmware import BOARD_CONFIGS, DevicePresetMismatch, check_device_preset
 
 
 @pytest.mark.parametrize("preset", ["cytosorb", "oxiris", "pmma", "sham", "CytoSorb"])

@@ -19,9 +19,9 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from hil import frames
+from hil.transport import frames
 from hil.scenario import TRACE_UNITS, Expectation, Measurement, Step, When
-from hil.timeline import Timeline
+from hil.scenario.timeline import Timeline
 
 C = frames.C
 PRIO = {"low": C.PRIO_LOW, "medium": C.PRIO_MEDIUM, "high": C.PRIO_HIGH}

@@ -15,10 +15,10 @@ from array import array
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Protocol
 
-from hil import frames
-from hil.client import BoardClient, BoardReset
-from hil.frames import Event, Status
-from hil.observers import Observers
+from hil.transport import frames
+from hil.transport.client import BoardClient, BoardReset
+from hil.transport.frames import Event, Status
+from hil.run.observers import Observers
 
 P = frames.P
 C = frames.C
@@ -105,7 +105,7 @@ class ClosedLoop(BoardRun):
         max_batch: most control periods per STEP frame; 1 is strict lockstep.
         flowing_threshold: measured flow (0.1 mL/min) counted as blood
             flowing, for the per-cartridge flow-time accounting.
-        observers: the run's notification bus (:mod:`hil.observers`): the
+        observers: the run's notification bus (:mod:`hil.run.observers`): the
             loop publishes ``event`` (each firmware event as it arrives, its
             tick converted to the plant's, i.e. virtual time since the
             start), ``boot`` (the board's BOOT notice when it restarted) and
@@ -245,8 +245,8 @@ class ClosedLoop(BoardRun):
         without power), then power it on and wait for it to boot.
 
         Args:
-            power: the board's :class:`~hil.boards.PowerControl` (``Board.power``),
-                or a :class:`~hil.virtual_board.VirtualBoard`.
+            power: the board's :class:`~hil.board.providers.PowerControl` (``Board.power``),
+                or a :class:`~hil.board.virtual.VirtualBoard`.
             off_s: virtual seconds without power.
 
         Returns:
@@ -255,7 +255,7 @@ class ClosedLoop(BoardRun):
         Raises:
             LoopError: the board has no power control (None: a serial port).
         """
-        from hil.boards import power_control
+        from hil.board.providers import power_control
         from host.plant import Actuators
 
         switch = power_control(power)

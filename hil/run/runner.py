@@ -1,13 +1,13 @@
 """Run one scenario: board, link, plant, scripted operator, timed steps,
 then decide its expectations and measurements on the virtual time line.
 
-The run is built by the composition root (:class:`~hil.session.Session`):
+The run is built by the composition root (:class:`~hil.run.session.Session`):
 the board is the virtual Pico unless a port is given (a real Pico, or any
 pyserial URL), or a recording in a replay. A board that takes its samples
 and time from the host (HELLO ``clock: host``) runs in closed loop with the
-plant (:class:`~hil.loop.ClosedLoop`); a board that keeps its own time
+plant (:class:`~hil.loop.closed.ClosedLoop`); a board that keeps its own time
 (``clock: board``, the ``rp2`` HAL) is only commanded and polled
-(:class:`~hil.freerun.FreeRunningLoop`), so scenarios that need the plant
+(:class:`~hil.loop.freerun.FreeRunningLoop`), so scenarios that need the plant
 are refused on it before anything runs. The link stack, from the client
 down, is::
 
@@ -18,7 +18,7 @@ recording holds exactly what the client saw. In a replay the stack is just
 ``BoardClient -> ReplayLink``.
 
 Everything the run publishes goes out on one
-:class:`~hil.observers.Observers` bus; the time line (and so the checks),
+:class:`~hil.run.observers.Observers` bus; the time line (and so the checks),
 the scripted operator, the recorder and the progress bar are listeners on
 it, and ``RunOptions.observers`` adds more.
 """
@@ -34,21 +34,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hil import frames
-from hil.boards import BoardProvider, ReplayBoards, SerialPortBoards, VirtualBoards
-from hil.client import BoardError
-from hil.expect import Check, Verdict, evaluate, evaluate_measurement, step_result_check
-from hil.timeline import Timeline
-from hil.freerun import refusal
-from hil.link import LinkError
-from hil.loop import LoopError
-from hil.observers import Observers, Progress
-from hil.operator import OperatorPlan, ScriptedOperator
-from hil.pacing import Pacer
-from hil.recording import Recorder, timeline_digest
+from hil.transport import frames
+from hil.board.providers import BoardProvider, ReplayBoards, SerialPortBoards, VirtualBoards
+from hil.transport.client import BoardError
+from hil.scenario.expect import Check, Verdict, evaluate, evaluate_measurement, step_result_check
+from hil.scenario.timeline import Timeline
+from hil.loop.freerun import refusal
+from hil.transport.link import LinkError
+from hil.loop.closed import LoopError
+from hil.run.observers import Observers, Progress
+from hil.run.operator import OperatorPlan, ScriptedOperator
+from hil.loop.pacing import Pacer
+from hil.output.recording import Recorder, timeline_digest
 from hil.scenario import Scenario, Step
-from hil.session import Session, make_plant, patient_params
-from hil.steps import StepRunner, TimelineWriter
+from hil.run.session import Session, make_plant, patient_params
+from hil.run.steps import StepRunner, TimelineWriter
 
 C = frames.C
 
@@ -70,7 +70,7 @@ class RunOptions:
         firmware_log: file for the virtual board's own output.
         heapsize: the virtual board's MicroPython heap.
         progress: called with (virtual seconds done, virtual seconds planned).
-        observers: more listeners for the run's bus (:mod:`hil.observers`).
+        observers: more listeners for the run's bus (:mod:`hil.run.observers`).
     """
 
     port: str | None = None
@@ -146,7 +146,7 @@ class ScenarioSkipped(Exception):
 def _board_config(sc: Scenario, opts: RunOptions, tmp: Path) -> Path:
     """The virtual board's config: the named one, with the scenario's
     anticoagulation table if it asks for another."""
-    from hil.fw import board_config_path
+    from hil.board.firmware import board_config_path
 
     path = board_config_path(opts.board or sc.board.config)
     if sc.device.anticoagulation is None:
@@ -178,7 +178,7 @@ def run_scenario(sc: Scenario, opts: RunOptions | None = None, replay_link: Any 
     Args:
         sc: a loaded scenario.
         opts: how to run it.
-        replay_link: a :class:`~hil.recording.ReplayLink` to run against a
+        replay_link: a :class:`~hil.output.recording.ReplayLink` to run against a
             recording instead of a board.
 
     Returns:
@@ -195,7 +195,7 @@ def _now() -> str:
 
 class ScenarioRun:
     """One run of a scenario: :meth:`run` builds it through a
-    :class:`~hil.session.Session`, drives it and decides its checks."""
+    :class:`~hil.run.session.Session`, drives it and decides its checks."""
 
     def __init__(self, sc: Scenario, opts: RunOptions, replay_link: Any = None) -> None:
         self.sc = sc

@@ -28,11 +28,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO
 
-from hil.build import compile_firmware
-from hil.fw import FIRMWARE_DIR, board_config_path, micropython_executable
+from hil.board.build import compile_firmware
+from hil.board.firmware import FAKE_PICO_DIR, FIRMWARE_DIR, board_config_path, micropython_executable
 
 RESET_EXIT = 75   # the firmware's exit code for "reset me" (hal/sim.py)
-FAKE_PICO_DIR = Path(__file__).resolve().parent / "fakepico"
 
 
 def _default_module_path(board_path: Path) -> list[Path]:

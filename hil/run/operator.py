@@ -9,8 +9,8 @@ import heapq
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from hil import frames
-from hil.frames import Event
+from hil.transport import frames
+from hil.transport.frames import Event
 
 C = frames.C
 

@@ -5,7 +5,7 @@ A :class:`BoardProvider` starts (or finds) a board and hands back a
 (``connect()``/``reconnect()``), its power switch (``power``, a
 :class:`PowerControl` in the manner of labgrid's ``PowerProtocol``, or None
 where the harness cannot switch it) and ``stop()``. The composition root
-(:mod:`hil.session`) only ever talks to these two interfaces, so the
+(:mod:`hil.run.session`) only ever talks to these two interfaces, so the
 virtual board, a board on a serial port and a recording are
 interchangeable by construction:
 
@@ -17,7 +17,7 @@ provider                    board                   power        link
                             on a pty                process
 :class:`SerialPortBoards`   a real board on a port  None         pyserial on the port or URL
                             (``/dev/ttyACM0``, URL)
-:class:`ReplayBoards`       a recording             no-op (the   :class:`~hil.recording.ReplayLink`
+:class:`ReplayBoards`       a recording             no-op (the   :class:`~hil.output.recording.ReplayLink`
                                                     board's side
                                                     is recorded)
 =========================== ======================= ============ ============================
@@ -25,7 +25,7 @@ provider                    board                   power        link
 A new kind (a board behind a network power switch, a board farm) is one
 more provider and board class here: implement ``start()`` and the
 :class:`Board` attributes, and pass the provider to
-:class:`~hil.session.Session`.
+:class:`~hil.run.session.Session`.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ import time
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from hil.link import Link, SerialLink
+from hil.transport.link import Link, SerialLink
 
 
 @runtime_checkable
@@ -78,7 +78,7 @@ class BoardProvider(Protocol):
 
 class SwitchPower:
     """:class:`PowerControl` over an object with ``power_cut()`` and
-    ``power_on()`` (a :class:`~hil.virtual_board.VirtualBoard`)."""
+    ``power_on()`` (a :class:`~hil.board.virtual.VirtualBoard`)."""
 
     def __init__(self, switch: Any) -> None:
         self.switch = switch
@@ -156,7 +156,7 @@ class SerialPortBoards:
 
 
 class VirtualPortBoard(PortBoard):
-    """A :class:`~hil.virtual_board.VirtualBoard` this run started: a port
+    """A :class:`~hil.board.virtual.VirtualBoard` this run started: a port
     with a power switch. ``virtual`` is the board object itself."""
 
     kind = "virtual"
@@ -188,7 +188,7 @@ class VirtualBoards:
         self.heap_stats = heap_stats
 
     def start(self) -> Board:
-        from hil.virtual_board import VirtualBoard
+        from hil.board.virtual import VirtualBoard
 
         vb = VirtualBoard(self.config, self.heapsize, log=self.log, heap_stats=self.heap_stats)
         vb.start()
@@ -199,7 +199,7 @@ class VirtualBoards:
 
 
 class ReplayBoard:
-    """A recording standing in for the board (see :mod:`hil.replay`)."""
+    """A recording standing in for the board (see :mod:`hil.run.replay`)."""
 
     kind = "replay"
     port = "recording"
@@ -223,7 +223,7 @@ class ReplayBoard:
 
 class ReplayBoards:
     """Provider of a recording's board: ``link`` is a
-    :class:`~hil.recording.ReplayLink`."""
+    :class:`~hil.output.recording.ReplayLink`."""
 
     def __init__(self, link: Any) -> None:
         self.link = link

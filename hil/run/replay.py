@@ -1,18 +1,18 @@
 """Replay a recording offline (``python -m hil replay``).
 
-A recording (:mod:`hil.recording`) holds the scenario's text, the options
+A recording (:mod:`hil.output.recording`) holds the scenario's text, the options
 that shape the frames and every call the host's protocol client made on its
 link. :func:`replay` runs the same scenario through the same harness code
 (plant, scripted operator, steps, closed loop, expectations) with the board
-replaced by the recording (:class:`~hil.boards.ReplayBoards`): each read
+replaced by the recording (:class:`~hil.board.providers.ReplayBoards`): each read
 returns what the board answered then, and each frame the host now writes
 must equal, byte for byte, the frame it wrote then. The first frame that
 differs is reported with its tick and fields; the run's verdict and time
 line are then compared with the recorded ones.
 
-The recording pieces live in :mod:`hil.recording` (and are importable from
+The recording pieces live in :mod:`hil.output.recording` (and are importable from
 here as before); this module only drives a replay, through
-:func:`hil.runner.run_scenario`, which never imports it.
+:func:`hil.run.runner.run_scenario`, which never imports it.
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from hil.recording import (FORMAT, VERSION, Recorder, RecordingLink, ReplayLink, ReplayMismatch,
+from hil.output.recording import (FORMAT, VERSION, Recorder, RecordingLink, ReplayLink, ReplayMismatch,
                            read_recording, timeline_digest)
-from hil.runner import RunOptions, run_scenario
+from hil.run.runner import RunOptions, run_scenario
 from hil.scenario import loads
 
 __all__ = ["FORMAT", "VERSION", "Recorder", "RecordingLink", "ReplayLink", "ReplayMismatch",

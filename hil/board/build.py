@@ -12,7 +12,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from hil.fw import FIRMWARE_DIR, ROOT
+from hil.board.firmware import FIRMWARE_DIR, ROOT
 
 BUILD_DIR = ROOT / "out" / "build"
 # Kept as source: the entry script, and modules only the host reads.

@@ -1,6 +1,6 @@
 """A link that damages, loses, delays and pollutes frames on purpose.
 
-:class:`FaultyLink` wraps another :class:`~hil.link.Link` and passes for
+:class:`FaultyLink` wraps another :class:`~hil.transport.link.Link` and passes for
 it. Faults are armed explicitly (by a scenario step at a virtual time) and
 act on the next whole frames in one direction, so a run with the same
 steps damages the same frames every time: there is no random number in
@@ -23,8 +23,8 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
-from hil import frames
-from hil.link import Link
+from hil.transport import frames
+from hil.transport.link import Link
 
 P = frames.P
 FAULT_KINDS = ("corrupt", "drop", "delay", "noise")
@@ -95,7 +95,7 @@ class FaultyLink(Link):
     """Injects deterministic faults into the frames crossing another link.
 
     Args:
-        inner: the link to the board (a :class:`~hil.link.SerialLink`).
+        inner: the link to the board (a :class:`~hil.transport.link.SerialLink`).
     """
 
     def __init__(self, inner: Link) -> None:

@@ -1,4 +1,4 @@
-"""Request/reply over a :class:`~hil.link.Link`: sequence numbers,
+"""Request/reply over a :class:`~hil.transport.link.Link`: sequence numbers,
 retransmission after a timeout or a NAK for a damaged frame, and decoding
 of the board's replies."""
 
@@ -8,9 +8,9 @@ import json
 import time
 from typing import Any
 
-from hil import frames
-from hil.frames import Frame, FrameParser, Reply
-from hil.link import Link, LinkError
+from hil.transport import frames
+from hil.transport.frames import Frame, FrameParser, Reply
+from hil.transport.link import Link, LinkError
 
 P = frames.P
 C = frames.C

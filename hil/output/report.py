@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from hil import frames
-from hil.therapy import TherapyResult, plan_dict
+from hil.transport import frames
+from hil.run.therapy import TherapyResult, plan_dict
 
 C = frames.C
 CYTOKINES = ("IL-6", "TNF-a", "IL-1b", "IL-10")

@@ -5,8 +5,8 @@ state a board boots into) with their virtual ticks, every change of the
 board's status block, the windows in which the board had no power (it
 drives nothing then: pump 0, clamp closed, heparin 0), and the plant's
 trace. It is written during the run by a listener on the run's bus
-(:class:`hil.steps.TimelineWriter`) and read by the checks
-(:mod:`hil.expect`). Nothing here reads the wall clock.
+(:class:`hil.run.steps.TimelineWriter`) and read by the checks
+(:mod:`hil.scenario.expect`). Nothing here reads the wall clock.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import bisect
 from dataclasses import replace
 from typing import Any
 
-from hil import frames
+from hil.transport import frames
 from hil.scenario import Anchor, When
 
 C = frames.C

@@ -11,7 +11,7 @@ import struct
 import zlib
 from dataclasses import dataclass, field
 
-from hil.fw import firmware_module
+from hil.board.firmware import firmware_module
 
 P = firmware_module("protocol")
 C = firmware_module("codes")

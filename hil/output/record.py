@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree as ET
 
-from hil.runner import ScenarioResult
+from hil.run.runner import ScenarioResult
 
 # 2: wall-clock fields moved into "timing"; "trace" names the trace file.
 RECORD_VERSION = 2
@@ -87,7 +87,7 @@ def write_trace_csv(r: ScenarioResult, path: Path) -> None:
     """The plant's trace of a run, one row per trace interval (10 virtual
     seconds by default), with the board's state after that tick (``off``
     while it had no power); byte-identical for the same scenario and seed."""
-    from hil.report import write_trace
+    from hil.output.report import write_trace
 
     tl = r.timeline
     t = tl.trace_columns.index("t_s")

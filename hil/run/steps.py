@@ -1,5 +1,5 @@
 """A scenario's moving parts during a run: the listener that writes the
-run's :class:`~hil.expect.Timeline`, and the timed steps (faults, link and
+run's :class:`~hil.scenario.expect.Timeline`, and the timed steps (faults, link and
 board actions, operator commands) carried out at their virtual times."""
 
 from __future__ import annotations
@@ -7,9 +7,9 @@ from __future__ import annotations
 import heapq
 from typing import Any
 
-from hil import frames
-from hil.timeline import Timeline
-from hil.observers import fw_event_record
+from hil.transport import frames
+from hil.scenario.timeline import Timeline
+from hil.run.observers import fw_event_record
 from hil.scenario import Scenario, Step
 
 C = frames.C
@@ -61,7 +61,7 @@ class StepRunner:
     Args:
         sc: the scenario.
         done: what became of each step (``StepDone`` by ``id(step)``).
-        session: the run's :class:`~hil.session.Session` (loop, plant, link, power).
+        session: the run's :class:`~hil.run.session.Session` (loop, plant, link, power).
         operator: the scripted operator (for exchanges and connecting the patient).
         tl: the run's time line (anchors, power-off windows).
     """

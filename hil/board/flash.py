@@ -3,7 +3,7 @@ compile the modules for the board's CPU, copy them (with their folders
 hal/ and devices/) with main.py and the config (as board.json), then reset
 the board.
 
-    python -m hil.flash --port /dev/ttyACM0 --board pico [--dry-run]
+    python -m hil.board.flash --port /dev/ttyACM0 --board pico [--dry-run]
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from hil.build import compile_firmware
-from hil.fw import board_config_path, firmware_module
+from hil.board.build import compile_firmware
+from hil.board.firmware import board_config_path, firmware_module
 
 
 def mpremote() -> str:
@@ -55,7 +55,7 @@ def plan(port: str, board: str) -> list[list[str]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m hil.flash", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m hil.board.flash", description=__doc__.split("\n\n")[0])
     ap.add_argument("--port", required=True, help="serial port of the Pico, e.g. /dev/ttyACM0")
     ap.add_argument("--board", default="pico", help="board config name or JSON path")
     ap.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")

@@ -10,7 +10,7 @@ board's status, and the run's virtual time is the board's own tick count.
 - Ticks are the board's: the run starts at the tick the board reports
   first (its tick 0 is the run's tick 0) and every event keeps the tick
   the board gave it. A restart (the board counts from 0 again) is lined up
-  with the ticks before it, as :class:`~hil.loop.ClosedLoop` does; ticks
+  with the ticks before it, as :class:`~hil.loop.closed.ClosedLoop` does; ticks
   the board did not count while it was down are not counted.
 - The board's status is known at each poll: a change of outputs is seen at
   the first poll after it, while events (states, alarms) carry the exact
@@ -21,7 +21,7 @@ board's status, and the run's virtual time is the board's own tick count.
   in test mode refuses it, and so does this loop, with a message that says
   why.
 
-The surface is that of :class:`~hil.loop.ClosedLoop` as the runner and the
+The surface is that of :class:`~hil.loop.closed.ClosedLoop` as the runner and the
 expectations use it (``tick``, ``status``, ``events``, ``command``,
 ``run_until``, ``stats``, the ``observers`` bus), with ``plant`` None.
 """
@@ -32,11 +32,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from hil import frames
-from hil.client import BoardClient, BoardReset
-from hil.frames import Event, Status
-from hil.loop import BoardRun, LoopError
-from hil.observers import Observers
+from hil.transport import frames
+from hil.transport.client import BoardClient, BoardReset
+from hil.transport.frames import Event, Status
+from hil.loop.closed import BoardRun, LoopError
+from hil.run.observers import Observers
 
 C = frames.C
 
@@ -81,7 +81,7 @@ class FreeRunningLoop(BoardRun):
         min_poll_s: shortest wall-clock interval between two polls in
             steady running (the interval is one board period, at least this).
         sleep: False to poll without waiting (a replay of a recording).
-        observers: the run's notification bus (:mod:`hil.observers`): the
+        observers: the run's notification bus (:mod:`hil.run.observers`): the
             loop publishes ``event`` (each firmware event as it arrives, its
             tick converted to the run's), ``boot`` ((run tick, BOOT notice)
             when the board restarted) and ``status`` ((run tick, status

@@ -1,6 +1,6 @@
 """The composition root: one run on one board, built in one place.
 
-A :class:`Session` takes a :class:`~hil.boards.BoardProvider` and builds,
+A :class:`Session` takes a :class:`~hil.board.providers.BoardProvider` and builds,
 in order:
 
 1. the board (``provider.start()``): a virtual board, a board on a serial
@@ -15,14 +15,14 @@ in order:
 3. the protocol client, and the HELLO check (protocol version);
 4. the loop, chosen from the capability the board reports in HELLO:
    ``clock: host`` (the board takes its samples and its time from the
-   host) -> :class:`~hil.loop.ClosedLoop` with a plant; ``clock: board``
-   (it keeps its own time) -> :class:`~hil.freerun.FreeRunningLoop`. A
+   host) -> :class:`~hil.loop.closed.ClosedLoop` with a plant; ``clock: board``
+   (it keeps its own time) -> :class:`~hil.loop.freerun.FreeRunningLoop`. A
    board whose HELLO lacks ``clock`` is judged by ``hal == "sim"``.
 
 Everything the run tells the world goes out on one
-:class:`~hil.observers.Observers` bus. :meth:`Session.drive` steps the loop
+:class:`~hil.run.observers.Observers` bus. :meth:`Session.drive` steps the loop
 in chunks, doing what is due (operator, steps) between them. The demo
-(:mod:`hil.therapy`), ``hil run`` (:mod:`hil.runner`), replay and the
+(:mod:`hil.run.therapy`), ``hil run`` (:mod:`hil.run.runner`), replay and the
 pytest fixtures all build their runs here.
 """
 
@@ -32,12 +32,12 @@ from collections.abc import Callable
 from dataclasses import fields
 from typing import Any
 
-from hil import frames
-from hil.boards import Board, BoardProvider
-from hil.client import BoardClient, BoardError
-from hil.faultlink import FaultyLink
-from hil.link import Link, LinkError
-from hil.observers import Observers
+from hil.transport import frames
+from hil.board.providers import Board, BoardProvider
+from hil.transport.client import BoardClient, BoardError
+from hil.transport.faultlink import FaultyLink
+from hil.transport.link import Link, LinkError
+from hil.run.observers import Observers
 
 P = frames.P
 
@@ -81,7 +81,7 @@ class LinkStack:
     """The host's end of the link (see the module docstring)."""
 
     def __init__(self, board: Board, recorder: Any | None = None) -> None:
-        from hil.recording import RecordingLink
+        from hil.output.recording import RecordingLink
 
         self.board = board
         self.recorder = recorder
@@ -119,7 +119,7 @@ class Session:
     Args:
         provider: where the board comes from.
         timeout_s: the client's wait for one reply (wall clock).
-        recorder: a :class:`~hil.recording.Recorder` to record the link.
+        recorder: a :class:`~hil.output.recording.Recorder` to record the link.
         observers: the run's notification bus (default: a new one).
     """
 
@@ -180,14 +180,14 @@ class Session:
         return self.hello["period_ms"] / 1000.0
 
     def closed_loop(self, plant: Any, max_batch: int = P.MAX_SAMPLES) -> Any:
-        from hil.loop import ClosedLoop
+        from hil.loop.closed import ClosedLoop
 
         self.plant = plant
         self.loop = ClosedLoop(self.client, plant, max_batch=max_batch, observers=self.observers)
         return self.loop
 
     def free_loop(self, speed: float | None = None, sleep: bool = True) -> Any:
-        from hil.freerun import FreeRunningLoop
+        from hil.loop.freerun import FreeRunningLoop
 
         self.loop = FreeRunningLoop(self.client, self.hello, speed=speed, sleep=sleep,
                                     observers=self.observers)

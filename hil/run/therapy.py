@@ -2,7 +2,7 @@
 serial port), the plant, the scripted operator, from setup to the end of
 the planned duration. A run is a pure function of its plan and seed.
 
-The run is built by the composition root (:class:`~hil.session.Session`);
+The run is built by the composition root (:class:`~hil.run.session.Session`);
 what the report needs is gathered by a listener on its bus
 (:class:`TherapyLog`), next to the scripted operator and the progress bar.
 """
@@ -15,15 +15,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from hil import frames
-from hil.boards import provider_for
-from hil.client import BoardError
-from hil.frames import Event
-from hil.link import LinkError
-from hil.loop import LoopError
-from hil.observers import Observers, Progress, fw_event_record
-from hil.operator import FaultStep, OperatorPlan, ScriptedOperator
-from hil.session import Session, make_plant, patient_params
+from hil.transport import frames
+from hil.board.providers import provider_for
+from hil.transport.client import BoardError
+from hil.transport.frames import Event
+from hil.transport.link import LinkError
+from hil.loop.closed import LoopError
+from hil.run.observers import Observers, Progress, fw_event_record
+from hil.run.operator import FaultStep, OperatorPlan, ScriptedOperator
+from hil.run.session import Session, make_plant, patient_params
 
 C = frames.C
 
@@ -112,7 +112,7 @@ def run_therapy(plan: TherapyPlan,
         plan: the run's definition.
         progress: called with (virtual seconds done, virtual seconds planned).
         firmware_log: file for the virtual board's own output.
-        observers: more listeners for the run's bus (:mod:`hil.observers`).
+        observers: more listeners for the run's bus (:mod:`hil.run.observers`).
 
     Returns:
         Everything the report needs.

@@ -14,7 +14,7 @@ kind       method                    when
 ========== ========================= ==================================================
 hello      ``on_hello(hello)``       the board answered HELLO (its identity, ``clock``)
 status     ``on_status(tick, st)``   after every reply: the board's status block
-event      ``on_event(event)``       a firmware event (:class:`~hil.frames.Event`,
+event      ``on_event(event)``       a firmware event (:class:`~hil.transport.frames.Event`,
                                      its tick on the run's time line)
 boot       ``on_boot(tick, notice)`` the board restarted (power cut, watchdog)
 note       ``on_note(tick, rec)``    a harness entry on the time line: an operator
@@ -34,7 +34,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from hil import frames
+from hil.transport import frames
 
 C = frames.C
 
@@ -112,7 +112,7 @@ class Observers:
 
 class Progress:
     """Adapts a ``progress(done_s, total_s)`` callable (e.g. a
-    :class:`~hil.progress.ProgressBar`) to the ``step`` notification."""
+    :class:`~hil.output.progress.ProgressBar`) to the ``step`` notification."""
 
     def __init__(self, progress: Callable[[float, float], None], period_s: float) -> None:
         self.progress = progress

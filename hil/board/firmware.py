@@ -11,9 +11,23 @@ from functools import lru_cache
 from pathlib import Path
 from types import ModuleType
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 FIRMWARE_DIR = ROOT / "firmware"
 BOARD_CONFIGS = ROOT / "board-configs"
+# The stand-in machine (and micropython) modules of a Pico on a bench with no Pico.
+FAKE_PICO_DIR = ROOT / "hil" / "fakepico"
+
+
+def _micropython_stand_in() -> None:
+    """Firmware modules take ``const`` from ``micropython``; under CPython the
+    stand-in in FAKE_PICO_DIR serves (in the MicroPython VM its own module wins)."""
+    if "micropython" in sys.modules:
+        return
+    spec = importlib.util.spec_from_file_location("micropython", FAKE_PICO_DIR / "micropython.py")
+    if spec is not None and spec.loader is not None and Path(spec.origin or "").exists():
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        sys.modules["micropython"] = mod
 
 
 @lru_cache(maxsize=None)
@@ -29,6 +43,7 @@ def firmware_module(name: str) -> ModuleType:
     Returns:
         The loaded module.
     """
+    _micropython_stand_in()
     path = FIRMWARE_DIR / f"{name}.py"
     spec = importlib.util.spec_from_file_location(f"_firmware_{name}", path)
     if spec is None or spec.loader is None:

@@ -1,6 +1,6 @@
 """Recordings of a run's serial traffic: the recorder, the recording link
 that writes one, and the replay link whose far end is one (what
-:func:`hil.replay.replay` runs a scenario against).
+:func:`hil.run.replay.replay` runs a scenario against).
 
 A recording holds, in one gzip'd JSON-lines file:
 
@@ -39,8 +39,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from hil import frames
-from hil.link import Link
+from hil.transport import frames
+from hil.transport.link import Link
 
 FORMAT = "hil-recording"
 VERSION = 1
