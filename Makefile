@@ -4,10 +4,12 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
+# The emulated Pico (docs/pico-emu.md): rp2040js from npm, pinned by emulator/package-lock.json.
+EMU_STAMP := emulator/node_modules/.installed-stamp
 PORT ?=
 BOARD ?= pico
 
-.PHONY: help venv demo test bench calibrate cohort flash compile board clean fuzz powercut linkfault reliability
+.PHONY: emulator test-emu help venv demo test bench calibrate cohort flash compile board clean fuzz powercut linkfault reliability trial live
 
 help:
 	@echo "make demo     48 h closed-loop therapy on the virtual Pico; report in out/demo/"
@@ -15,8 +17,12 @@ help:
 	@echo "make bench    speed and memory figures; out/bench/bench.json"
 	@echo "make calibrate  each plant model against each published figure; out/calibration.json and .html"
 	@echo "make cohort   a virtual cohort, treated vs untreated; out/cohort/"
+	@echo "make trial    virtual trial: 16 patients x 48 h, anticoagulation table vs none, firmware in the loop; out/trial/"
+	@echo "make live [SPEED=1] [PORT=/dev/ttyACM0]  a therapy live with its dashboard on http://127.0.0.1:8765"
 	@echo "make board    start a virtual board and print its serial port"
 	@echo "make flash PORT=/dev/ttyACM0 [BOARD=pico]   copy the firmware to a real Pico with mpremote"
+	@echo "make emulator  install the emulated Pico (rp2040js, npm ci); 'hil board --board pico-emu' runs it"
+	@echo "make test-emu  the longer runs on the emulated Pico (library scenarios, an hour of therapy)"
 	@echo "make compile  compile every firmware module with mpy-cross -march=armv6m"
 	@echo "make fuzz     100,000+ hostile inputs against the firmware on the virtual board; out/fuzz/fuzz.json"
 	@echo "make powercut 200+ power cuts, many inside a storage write; out/powercut/powercut.json"
@@ -34,10 +40,19 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m hil demo --out out/demo
 
-test: $(STAMP)
-	$(PY) -m pytest
+$(EMU_STAMP): emulator/package.json emulator/package-lock.json
+	npm ci --prefix emulator --no-audit --no-fund --loglevel=error
+	touch $(EMU_STAMP)
 
-bench: $(STAMP)
+emulator: $(EMU_STAMP)
+
+test-emu: $(STAMP) $(EMU_STAMP)
+	HIL_PICO_EMU_LONG=1 $(PY) -m pytest tests/emu -m pico_emu_long
+
+test: $(STAMP) $(EMU_STAMP)
+	HIL_PICO_EMU_REQUIRED=1 $(PY) -m pytest
+
+bench: $(STAMP) $(EMU_STAMP)
 	$(PY) -m hil bench --out out/bench
 
 calibrate: $(STAMP)
@@ -48,6 +63,12 @@ cohort: $(STAMP)
 
 board: $(STAMP)
 	$(PY) -m hil board
+
+live: $(STAMP)
+	$(PY) -m hil live $(if $(SPEED),--speed $(SPEED)) $(if $(PORT),--port $(PORT)) $(LIVE_ARGS)
+
+trial: $(STAMP)
+	$(PY) -m hil trial --out out/trial
 
 compile: $(STAMP)
 	@mkdir -p out/mpy

@@ -1,17 +1,12 @@
 # Alarm conditions with condition delays, priorities, latching of high
-# alarms until acknowledged, and an audio pause that a new alarm cancels.
+# alarms until acknowledged, escalation of an alarm left unanswered, and an
+# audio pause that a new alarm cancels.
 
 from array import array
 
-try:
-    from micropython import const
-except ImportError:  # CPython, for tests
-    def const(x):
-        return x
+from micropython import const
 
-
-# Codes (codes.py) as private constants: compiled into the bytecode,
-# no RAM on the board. tests/firmware checks they match codes.py.
+# The codes (codes.py) this module uses, as private constants (docs/firmware.md, Memory).
 _N_ALARMS = const(16)
 _PRIO_NONE = const(0)
 _PRIO_HIGH = const(3)
@@ -48,10 +43,14 @@ class Alarms:
 
     def check(self, tick, aid, cond, value):
         # Feed one tick of a condition. Returns nothing; state is in the masks.
+        # The count of ticks it held stops at the delay: a condition that
+        # lasts for ever never makes it a long integer (an allocation).
         bit = 1 << aid
         if cond:
-            c = self.count[aid] + 1
-            self.count[aid] = c
+            c = self.count[aid]
+            if c < self.delay[aid]:
+                c += 1
+                self.count[aid] = c
             if c >= self.delay[aid] and not (self.active & bit):
                 self.activate(tick, aid, value)
         else:
@@ -98,6 +97,18 @@ class Alarms:
         self.events.push(tick, _EV_ALARM_OFF, aid, self.prio[aid], 0)
         self.prio[aid] = self.prio0[aid]
         self._update_top()
+
+    def unanswered(self, tick, aid, value):
+        # One more tick of an alarm raised directly (never through check(),
+        # so its count and delay slots are free) that still waits for its
+        # answer; when it has waited its delay it is raised again at high
+        # priority. The count goes back to 0 when the alarm ends.
+        n = self.count[aid]
+        if n < self.delay[aid]:
+            n += 1
+            self.count[aid] = n
+            if n == self.delay[aid]:
+                self.activate(tick, aid, value, _PRIO_HIGH)
 
     def acknowledge(self, tick):
         # Releases latched alarms whose condition has ended. Returns the mask

@@ -6,11 +6,7 @@
 
 import sys
 
-try:
-    from micropython import const
-except ImportError:  # CPython, for tests
-    def const(x):
-        return x
+from micropython import const
 
 _RESET_FAULT = const(2)   # codes.RESET_FAULT
 
@@ -77,7 +73,7 @@ def main(argv):
     # The parsed config is no longer needed: give the RAM back.
     del cfg
     gc.collect()
-    from persist import Persistence
+    from persist import Persistence, record
     from storage import FileStorage
     storage = FileStorage(_arg(argv, "--flash", ""))
     cut = _arg(argv, "--cut-after", None)
@@ -87,7 +83,7 @@ def main(argv):
         # write (cutstorage.py, docs/reliability.md).
         from cutstorage import CutStorage
         storage = CutStorage(storage, int(cut) if cut is not None else -1, cut_file,
-                             lambda: {"tick": ctl.tick_no, "record": ctl.record()})
+                             lambda: {"tick": ctl.tick_no, "record": record(ctl)})
     persist = Persistence(storage, ctl)
     svc.persist = persist
     hal.persist = persist

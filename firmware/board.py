@@ -1,5 +1,13 @@
-# Board configuration: load a JSON file and check it against the schema
-# below, failing with a message that names the file, the key and the fault.
+# Board configuration: load a JSON file, merge in the config it extends,
+# and check it against the schema below, failing with a message that names
+# the file, the key and the fault.
+#
+# "extends": "pico" makes a file a variant of board-configs/pico.json: the
+# base is read from the same folder (the host may look further, see
+# hil/board/firmware.py), its own "extends" followed in turn, and the
+# variant merged over it: objects key by key, any other value replaced.
+# A flashed Pico gets the merged file; this resolution serves the virtual
+# board and the tests, which read board-configs/ as it is.
 
 import json
 
@@ -154,7 +162,11 @@ def check(cfg, where="board config"):
     return cfg
 
 
-def load(path):
+# Longest chain of "extends" followed before giving up.
+MAX_EXTENDS = 8
+
+
+def _read(path):
     try:
         with open(path) as f:
             text = f.read()
@@ -164,4 +176,64 @@ def load(path):
         cfg = json.loads(text)
     except ValueError as e:
         raise ConfigError("%s: not valid JSON (%s)" % (path, e))
-    return check(cfg, path)
+    if not isinstance(cfg, dict):
+        raise ConfigError("%s: the top level must be an object" % path)
+    return cfg
+
+
+def beside(path, name):
+    # The file of the board config called name in the folder of path.
+    i = path.rfind("/")
+    return (path[:i + 1] if i >= 0 else "") + name + ".json"
+
+
+def find_beside(path, name):
+    # The base config name next to path, if there is one.
+    f = beside(path, name)
+    try:
+        open(f).close()
+    except OSError:
+        return None
+    return f
+
+
+def merge(base, over, where, prefix=""):
+    # over merged onto base: objects key by key, anything else replaced.
+    out = dict(base)
+    for k, v in over.items():
+        if k in base and isinstance(base[k], dict) != isinstance(v, dict):
+            what = "be an object" if isinstance(base[k], dict) else "not be an object"
+            raise ConfigError("%s: %s%s must %s, as in the config it extends" % (where, prefix, k, what))
+        out[k] = merge(base[k], v, where, prefix + k + ".") if isinstance(v, dict) and k in base else v
+    return out
+
+
+def resolve(path, find=find_beside):
+    # The config in path with the chain of configs it extends merged in:
+    # find(path, name) gives the file of the base name (None: there is none).
+    chain = [path]
+    cfgs = [_read(path)]
+    while "extends" in cfgs[-1]:
+        where, name = chain[-1], cfgs[-1]["extends"]
+        if not isinstance(name, str) or not name or "/" in name or name.endswith(".json"):
+            raise ConfigError("%s: extends must name a board config, like \"pico\", not %r" % (where, name))
+        nxt = find(where, name)
+        if nxt is None:
+            raise ConfigError("%s: extends: no board config %r (looked for %s)"
+                              % (where, name, beside(where, name)))
+        if nxt in chain:
+            raise ConfigError("%s: extends: a cycle, %s" % (where, " -> ".join(chain + [nxt])))
+        if len(chain) > MAX_EXTENDS:
+            raise ConfigError("%s: extends: more than %d configs in the chain" % (chain[0], MAX_EXTENDS))
+        chain.append(nxt)
+        cfgs.append(_read(nxt))
+    cfg = cfgs.pop()
+    while cfgs:
+        over = cfgs.pop()
+        cfg = merge(cfg, over, chain[len(cfgs)])
+    cfg.pop("extends", None)
+    return cfg
+
+
+def load(path, find=find_beside):
+    return check(resolve(path, find), path)

@@ -2,25 +2,20 @@
 # readings as integers and decides the actuator outputs; operator commands
 # arrive between periods. It never touches hardware or the link, and the
 # control tick allocates nothing (integers only, preallocated buffers).
+# Clot detection (clot.py) and cartridge timing (cartridge.py) are pure
+# functions it calls; the therapy record is mapped in persist.py.
 #
 # Units: pressure 0.1 mmHg, flow 0.1 mL/min, heparin 0.1 U/h, aPTT 0.1 s,
 # weight 0.1 kg, time in control periods (ticks).
 
-try:
-    from micropython import const
-except ImportError:  # CPython, for tests
-    def const(x):
-        return x
+from micropython import const
 
-
-# Codes from codes.py as private constants: compiled into the bytecode,
-# they take no RAM on the board. tests/firmware checks they match.
+# The codes (codes.py) this module uses, as private constants (docs/firmware.md, Memory).
 _IDLE = const(0)
 _PRIMING = const(1)
 _READY = const(2)
 _RUNNING = const(3)
 _PAUSED = const(4)
-_EXCHANGE = const(5)
 _COMPLETE = const(6)
 _SAFE = const(7)
 _PRIO_LOW = const(1)
@@ -37,9 +32,7 @@ _AL_FLOW_LOW = const(7)
 _AL_CLOT = const(8)
 _AL_STASIS = const(9)
 _AL_EXCHANGE_DUE = const(10)
-_AL_THERAPY_COMPLETE = const(11)
 _AL_APTT_DUE = const(12)
-_AL_POWER_RESTORED = const(13)
 _AL_SENSOR_LOSS = const(14)
 _AL_HOST_LINK_LOST = const(15)
 _EV_STATE = const(1)
@@ -49,11 +42,8 @@ _EV_HEPARIN = const(7)
 _EV_APTT = const(8)
 _EV_PRIMED = const(10)
 _EV_OVERRIDE = const(12)
-_EV_RESTORED = const(13)
 _CMD_PRIME = const(1)
 _CMD_START = const(2)
-_CMD_PAUSE = const(3)
-_CMD_RESUME = const(4)
 _CMD_STOP = const(5)
 _CMD_SET_FLOW = const(6)
 _CMD_APTT = const(7)
@@ -74,13 +64,13 @@ _E_CONDITION = const(4)
 _E_TEST_ONLY = const(5)
 # Internal events of the state table (states.T_*; tests/firmware checks them).
 _T_PRIMED = const(100)
-_T_CARTRIDGE_DUE = const(101)
-_T_LAST_CARTRIDGE = const(102)
 _T_HIGH_ALARM = const(103)
 
 from events import EventQueue
 from alarms import Alarms
 from heparin import Anticoagulation, TABLES
+import cartridge
+import clot
 import states
 
 # Priority of each alarm id (index = id).
@@ -109,24 +99,11 @@ PRIORITIES = (
 _RUNNING_ONLY = const((1 << _AL_ACCESS_LOW) | (1 << _AL_RETURN_HIGH) | (1 << _AL_RETURN_LOW)
                       | (1 << _AL_PRE_HIGH) | (1 << _AL_NO_FLOW) | (1 << _AL_FLOW_LOW)
                       | (1 << _AL_CLOT))
-_SENSOR_LOSS_BIT = const(1 << _AL_SENSOR_LOSS)
-_EXCHANGE_DUE_BIT = const(1 << _AL_EXCHANGE_DUE)
-_HOST_LINK_BIT = const(1 << _AL_HOST_LINK_LOST)
-_HIGH_MASK = 0
-for _i in range(_N_ALARMS):
-    if PRIORITIES[_i] == _PRIO_HIGH:
-        _HIGH_MASK |= 1 << _i
-
-
-_RECORD_KEYS = ("state", "cart_no", "cart_used", "flow_set", "baseline", "weight",
-                "hep_started", "rate", "bolus_total", "last_aptt", "streak", "hold_left",
-                "recheck_left", "therapy_ticks", "boots")
 
 
 def _ticks(ms, period_ms):
     # A condition delay of ms, in ticks; at least one tick.
-    n = ms // period_ms
-    return n if n > 0 else 1
+    return ms // period_ms or 1
 
 
 class Controller:
@@ -135,7 +112,7 @@ class Controller:
         lim = cfg["limits"]
         th = cfg["therapy"]
         self.period_ms = period
-        self.per_s = per_s = 1000 // period
+        per_s = 1000 // period
         self.per_min = 60 * per_s
         # Limits, converted once to the integer units of the tick.
         self.lim_access_low = lim["access_low_mmhg"] * 10
@@ -144,9 +121,6 @@ class Controller:
         self.lim_pre_high = lim["pre_high_mmhg"] * 10
         self.q_no_flow = lim["no_flow_ml_min"] * 10
         self.flow_low_pct = lim["flow_low_pct"]
-        self.clot_rise = lim["clot_drop_rise_mmhg"] * 10
-        self.clot_settle = lim["clot_settle_s"] * per_s
-        self.clot_base_n = lim["clot_baseline_s"] * per_s
         self.flow_min = th["flow_min_ml_min"] * 10
         self.flow_max = th["flow_max_ml_min"] * 10
         self.flow_set = th["flow_default_ml_min"] * 10
@@ -175,6 +149,11 @@ class Controller:
         # delay: its slots count the wait for confirmation instead, and after
         # this long it escalates to high (the schema allows at most 10 min).
         delays[_AL_EXCHANGE_DUE] = _ticks(d.get("exchange_escalate", 600000), period)
+        # Link supervision, only on a board that keeps its own time (rp2 HAL):
+        # on the sim HAL the host owns time and missing samples are sensor
+        # loss. host_link_lost is a condition with a delay: the host is silent.
+        self.link_s = cfg.get("link_timeout_s", 10) if cfg["hal"] == "rp2" else 0   # 0 = off
+        delays[_AL_HOST_LINK_LOST] = self.link_s * per_s or 1
 
         self.events = EventQueue(32)
         self.alarms = Alarms(self.events, PRIORITIES, delays)
@@ -189,21 +168,16 @@ class Controller:
         self.boots = 1
         self.hang = 0            # test mode: ticks the control task stays stalled
         self.time_scale = 1      # test mode: the rp2 HAL's clock runs this much faster
-        # Link supervision, only on a board that keeps its own time (rp2 HAL):
-        # on the sim HAL the host owns time and missing samples are sensor loss.
-        self.link_s = cfg.get("link_timeout_s", 10) if cfg["hal"] == "rp2" else 0
-        self.link_limit = self.link_s * per_s   # ticks of silence; 0 = off
-        self.link_quiet = 0      # ticks since the host was last heard
         self.override = False    # start once with aPTT out of range (confirmed)
         self.persist_due = False # the HAL writes the therapy record between ticks
         self.state = _IDLE
         self.cart_no = 1
         self.cart_used = 0       # ticks with blood flowing on this cartridge
         self.prime_acc = 0
-        self.settle = 0
-        self.base_sum = 0
-        self.base_n = 0
-        self.baseline = -1       # pressure drop of the fresh cartridge, 0.1 mmHg
+        # Clot detection's state (clot.py); clot[0]: the fresh cartridge's
+        # pressure drop, 0.1 mmHg, -1 until learned.
+        self.clot = clot.new(lim["clot_settle_s"] * per_s, lim["clot_baseline_s"] * per_s,
+                             lim["clot_drop_rise_mmhg"] * 10)
         # Outputs start in the safe state: pump off, clamp closed, no heparin.
         self.out_pump = 0        # 0.1 mL/min
         self.out_clamp = 0       # 1 = open
@@ -218,34 +192,19 @@ class Controller:
         self.tick_no = t
         st = self.state
         al = self.alarms
-        lim = self.link_limit
-        if lim:
-            n = self.link_quiet
-            if n < lim:
-                n += 1
-                self.link_quiet = n
-                if n == lim:
-                    # The host is silent: say so, and go on protecting on our
-                    # own sensors (no safe state for this alone).
-                    al.activate(t, _AL_HOST_LINK_LOST, self.link_s)
-        if al.active & _EXCHANGE_DUE_BIT:
-            # Ticks the exchange has waited (reset when the alarm ends).
-            n = al.count[_AL_EXCHANGE_DUE]
-            lim = al.delay[_AL_EXCHANGE_DUE]
-            if n < lim:
-                n += 1
-                al.count[_AL_EXCHANGE_DUE] = n
-                if n == lim:
-                    # Nobody confirmed the exchange: the same alarm, now high.
-                    al.activate(t, _AL_EXCHANGE_DUE, self.cart_no, _PRIO_HIGH)
+        if self.link_s:
+            # A silent host is said, and we go on protecting on our own
+            # sensors (no safe state for this alone); host_seen() ends it.
+            al.check(t, _AL_HOST_LINK_LOST, True, self.link_s)
+        if al.active & (1 << _AL_EXCHANGE_DUE):
+            # Nobody confirmed the exchange yet: in time, the same alarm, high.
+            al.unanswered(t, _AL_EXCHANGE_DUE, self.cart_no)
         if flags < 0:
             # No sensor data this period (flag bit 15). Decide nothing from
             # it; if it lasts, that is a high alarm while blood circulates.
             al.check(t, _AL_SENSOR_LOSS, st == _RUNNING or st == _PAUSED, 0)
         else:
-            if al.active & _SENSOR_LOSS_BIT:
-                al.deactivate(t, _AL_SENSOR_LOSS)
-            al.count[_AL_SENSOR_LOSS] = 0
+            al.check(t, _AL_SENSOR_LOSS, False, 0)
             self._monitor(t, st, p_acc, p_pre, p_ret, q, flags)
         if al.new_high:
             al.new_high = False
@@ -267,26 +226,30 @@ class Controller:
             al.check(t, _AL_PRE_HIGH, p_pre > self.lim_pre_high, p_pre)
             al.check(t, _AL_NO_FLOW, pump > 0 and q < self.q_no_flow, q)
             al.check(t, _AL_FLOW_LOW, q * 100 < pump * self.flow_low_pct, q)
-            if ramped:
-                self._clot(t, p_pre - p_ret)
-            else:
-                self.settle = 0
+            drop = p_pre - p_ret
+            clotting = clot.watch(self.clot, ramped, drop)
+            if clotting >= 0:
+                al.check(t, _AL_CLOT, clotting, drop)
             if q >= self.q_flowing:
                 u = self.cart_used + 1
                 self.cart_used = u
-                if u >= self.cart_limit:
-                    self._cartridge_due(t)
+                trigger = cartridge.spent(u, self.cart_limit, self.cart_no, self.cart_max)
+                if trigger:
+                    # Its time is up: to the exchange, or, the last one, to
+                    # the end of the therapy.
+                    self.events.push(t, _EV_EXCHANGE_DUE, self.cart_no, 0, u)
+                    self._goto(t, trigger, 0)
+                    al.activate(t, cartridge.alarm(trigger), self.cart_no)
                 elif u % self.per_min == 0:
                     self.persist_due = True   # cartridge time saved every minute
             hep = self.hep
             if hep.recheck_at >= 0 and t >= hep.recheck_at:
                 hep.recheck_at = -1
                 al.activate(t, _AL_APTT_DUE, hep.last_aptt)
-        elif st == _PAUSED or st == _SAFE:
-            al.check(t, _AL_AIR, flags & 1, q)
-            al.check(t, _AL_STASIS, q < self.q_no_flow, q)
-        elif st == _EXCHANGE:
-            # Blood stands in the spent circuit until the exchange is confirmed.
+        elif states.blood_stands(st):
+            # Paused, safe, or the spent circuit waiting for its exchange.
+            if st == _PAUSED or st == _SAFE:
+                al.check(t, _AL_AIR, flags & 1, q)
             al.check(t, _AL_STASIS, q < self.q_no_flow, q)
         elif st == _PRIMING:
             acc = self.prime_acc + q
@@ -295,56 +258,28 @@ class Controller:
                 self.events.push(t, _EV_PRIMED, 0, 0, self.prime_ml)
                 self._goto(t, _T_PRIMED, 0)
 
-    def _clot(self, t, drop):
-        if self.baseline < 0:
-            self.settle += 1
-            if self.settle > self.clot_settle:
-                self.base_sum += drop
-                self.base_n += 1
-                if self.base_n >= self.clot_base_n:
-                    self.baseline = self.base_sum // self.base_n
-            return
-        self.alarms.check(t, _AL_CLOT, drop > self.baseline + self.clot_rise, drop)
-
-    def _cartridge_due(self, t):
-        self.events.push(t, _EV_EXCHANGE_DUE, self.cart_no, 0, self.cart_used)
-        if self.cart_no >= self.cart_max:
-            self._goto(t, _T_LAST_CARTRIDGE, 0)
-            self.alarms.activate(t, _AL_THERAPY_COMPLETE, self.cart_no)
-        else:
-            self._goto(t, _T_CARTRIDGE_DUE, 0)
-            self.alarms.activate(t, _AL_EXCHANGE_DUE, self.cart_no)
-
     def _outputs(self, t):
+        # The outputs of the state (docs/firmware.md, Therapy states); off
+        # and closed unless the state says otherwise.
         st = self.state
+        target = clamp = hep = 0
         if st == _RUNNING:
             target = self.flow_set
             clamp = 1
             hep = self.hep.infusion(t)
-        elif st == _READY:
+        elif st == _READY and self.hep.started:
             # Anticoagulation runs before blood flow starts, once begun.
-            target = 0
-            clamp = 0
-            hep = self.hep.infusion(t) if self.hep.started else 0
+            hep = self.hep.infusion(t)
         elif st == _PRIMING:
             target = self.prime_flow
             clamp = 1
-            hep = 0
-        else:
-            target = 0
-            clamp = 0
-            hep = 0
         pump = self.out_pump
         if target == 0:
             pump = 0  # stopping is never ramped
         elif pump < target:
-            pump += self.ramp_step
-            if pump > target:
-                pump = target
+            pump = min(pump + self.ramp_step, target)
         elif pump > target:
-            pump -= self.ramp_step
-            if pump < target:
-                pump = target
+            pump = max(pump - self.ramp_step, target)
         bolus = self.hep.bolus_total
         if (pump != self.out_pump or clamp != self.out_clamp or hep != self.out_hep
                 or bolus != self.out_bolus):
@@ -371,12 +306,10 @@ class Controller:
                 if _RUNNING_ONLY & (1 << aid):
                     al.deactivate(t, aid)
                 aid += 1
-            self.settle = 0
-        if to != _PAUSED and to != _SAFE and to != _EXCHANGE:
+        if not states.blood_stands(to):
             # Blood flows again (running), or none stands in the circuit any
             # more (priming a new cartridge, complete): no stasis.
-            self.alarms.deactivate(t, _AL_STASIS)
-            self.alarms.count[_AL_STASIS] = 0
+            self.alarms.check(t, _AL_STASIS, False, 0)
         self.state = to
         self.events.push(t, _EV_STATE, to, frm, cause)
         self.dirty = True
@@ -385,10 +318,9 @@ class Controller:
     # ---- the host link (between ticks) -------------------------------------
 
     def host_seen(self):
-        # The service layer calls this for every good frame from the host.
-        self.link_quiet = 0
-        if self.alarms.active & _HOST_LINK_BIT:
-            self.alarms.deactivate(self.tick_no, _AL_HOST_LINK_LOST)
+        # The service layer calls this for every good frame from the host:
+        # the host is not silent (link supervision, tick()).
+        self.alarms.check(self.tick_no, _AL_HOST_LINK_LOST, False, 0)
 
     # ---- operator commands (between ticks; may allocate; outputs follow at the next tick) -----------------
 
@@ -402,23 +334,22 @@ class Controller:
         # Settings here; commands that move the state machine: _transition.
         t = self.tick_no
         st = self.state
-        if code == _CMD_TEST_HANG:
+        if code == _CMD_TEST_HANG or code == _CMD_TIME_SCALE:
+            # Test mode only: stall the control task for arg ticks, or run
+            # the rp2 HAL's own clock arg times faster.
             if not self.test_mode:
                 return _E_TEST_ONLY
-            if arg < 1 or arg > 36000:
+            if arg < 1 or arg > (36000 if code == _CMD_TEST_HANG else 1000):
                 return _E_RANGE
-            self.hang = arg
-            return _OK
-        if code == _CMD_TIME_SCALE:
-            if not self.test_mode:
-                return _E_TEST_ONLY
-            if arg < 1 or arg > 1000:
-                return _E_RANGE
+            if code == _CMD_TEST_HANG:
+                self.hang = arg
+                return _OK
             self.time_scale = arg
             # The link timeout is wall-clock time: the scaled period of
             # hal/rp2.py (at least 1 ms) makes it more ticks.
-            self.link_limit = self.link_s * 1000 // (self.period_ms // arg or 1)
-            self.link_quiet = 0
+            al = self.alarms
+            al.delay[_AL_HOST_LINK_LOST] = self.link_s * 1000 // (self.period_ms // arg or 1) or 1
+            al.count[_AL_HOST_LINK_LOST] = 0
             return _OK
         if code == _CMD_HEPARIN_START:
             # Only once primed (ready): in idle or priming the loading bolus
@@ -429,9 +360,8 @@ class Controller:
                 return _E_STATE
             if self.hep.weight == 0:
                 return _E_CONDITION
-            before = self.hep.bolus_total
-            self.hep.start(t)
-            self.events.push(t, _EV_HEPARIN, 0, self.hep.bolus_total - before, self.hep.rate)
+            bolus = self.hep.start(t)
+            self.events.push(t, _EV_HEPARIN, 0, bolus, self.hep.rate)
             return _OK
         if code == _CMD_OVERRIDE_APTT:
             if st != _READY:
@@ -460,10 +390,7 @@ class Controller:
                 return _E_RANGE
             if st == _COMPLETE:
                 return _E_STATE
-            if self.baseline >= 0 and self.flow_set > 0:
-                # The cartridge's pressure drop scales with flow; keep the
-                # fresh-cartridge reference rather than re-learning a clotted one.
-                self.baseline = self.baseline * q // self.flow_set
+            clot.scale(self.clot, self.flow_set, q)
             self.flow_set = q
             return _OK
         if code == _CMD_SET_WEIGHT:
@@ -486,7 +413,7 @@ class Controller:
         if code == _CMD_ACK_ALARMS:
             remaining = self.alarms.acknowledge(t)
             if st == _SAFE:
-                if remaining & _HIGH_MASK:
+                if remaining:    # latched alarms are high ones
                     return _E_CONDITION
                 self._goto(t, _CMD_ACK_ALARMS, code)
                 return _OK
@@ -500,9 +427,8 @@ class Controller:
             # confirmed an override (logged as an event).
             if self.hep.weight == 0 or not self.hep.started:
                 return _E_CONDITION
-            if not self.hep.in_range():
-                if not self.override:
-                    return _E_CONDITION
+            if not self.hep.in_range() and not self.override:
+                return _E_CONDITION
             self.override = False
         elif code == _CMD_PRIME or code == _CMD_CONFIRM_EXCHANGE:
             self.prime_acc = 0
@@ -510,9 +436,7 @@ class Controller:
                 self.alarms.deactivate(t, _AL_EXCHANGE_DUE)
                 self.cart_no += 1
                 self.cart_used = 0
-                self.baseline = -1
-                self.base_sum = 0
-                self.base_n = 0
+                clot.rebase(self.clot, -1)   # a fresh cartridge: learn its drop
                 self.events.push(t, _EV_CARTRIDGE, self.cart_no, 0, 0)
         elif code == _CMD_STOP:
             self.alarms.deactivate(t, _AL_EXCHANGE_DUE)
@@ -523,73 +447,3 @@ class Controller:
             self.alarms.activate(t, _AL_EXCHANGE_DUE, self.cart_no)
         self._goto(t, code, code)
         return _OK
-
-    # ---- persistence (the HAL stores and loads; this maps the values) -----
-
-    def record(self):
-        # The therapy record: what must survive a reset.
-        hep = self.hep
-        t = self.tick_no
-        return {
-            "v": 1,
-            "state": self.state,
-            "cart_no": self.cart_no,
-            "cart_used": self.cart_used,
-            "flow_set": self.flow_set,
-            "baseline": self.baseline,
-            "weight": hep.weight,
-            "table": hep.table["name"],
-            "hep_started": hep.started,
-            "rate": hep.rate,
-            "bolus_total": hep.bolus_total,
-            "last_aptt": hep.last_aptt,
-            "streak": hep.streak,
-            "hold_left": hep.hold_until - t if hep.hold_until > t else 0,
-            "recheck_left": hep.recheck_at - t if hep.recheck_at > t else -1,
-            "therapy_ticks": self.base_ticks + t,
-            "boots": self.boots,
-        }
-
-    def restore(self, rec):
-        # Resume after a reset from a stored record. Mid-therapy the board
-        # comes back in the safe state with a latched alarm to acknowledge;
-        # the cartridge keeps its used time, so it never gets a fresh 24 h
-        # without an exchange. Priming must be redone.
-        if rec.get("v") != 1 or rec.get("table") != self.hep.table["name"]:
-            return False
-        for key in _RECORD_KEYS:
-            if key not in rec:
-                return False   # never half-restore
-        hep = self.hep
-        self.cart_no = rec["cart_no"]
-        self.cart_used = rec["cart_used"]
-        self.flow_set = rec["flow_set"]
-        self.baseline = rec["baseline"]
-        hep.weight = rec["weight"]
-        hep.started = rec["hep_started"]
-        hep.rate = rec["rate"]
-        hep.bolus_total = rec["bolus_total"]
-        self.out_bolus = hep.bolus_total  # already given before the reset
-        hep.last_aptt = rec["last_aptt"]
-        hep.streak = rec["streak"]
-        hep.hold_until = rec["hold_left"] if rec["hold_left"] > 0 else -1
-        hep.recheck_at = rec["recheck_left"]
-        self.base_ticks = rec["therapy_ticks"]
-        self.alarms.base = self.base_ticks
-        self.boots = rec["boots"] + 1
-        was = rec["state"]
-        if was == _RUNNING or was == _PAUSED or was == _SAFE or was == _EXCHANGE:
-            self.state = _SAFE
-            self.alarms.activate(0, _AL_POWER_RESTORED, was)
-            self.alarms.new_high = False
-            self.alarms.deactivate(0, _AL_POWER_RESTORED)   # latched, acknowledgeable
-        elif was == _COMPLETE:
-            self.state = _COMPLETE
-        else:
-            self.state = _IDLE
-        self.events.push(0, _EV_RESTORED, was, self.state, self.cart_used)
-        return True
-
-    def shown_alarms(self):
-        a = self.alarms
-        return a.active | a.latched

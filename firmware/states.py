@@ -1,15 +1,10 @@
 # The therapy state machine as an explicit table. Every change of state goes
-# through allowed(); anything not in the table is refused.
+# through target(); anything not in the table is refused. And what the
+# states mean for the blood in the circuit.
 
-try:
-    from micropython import const
-except ImportError:  # CPython, for tests
-    def const(x):
-        return x
+from micropython import const
 
-
-# Codes (codes.py) as private constants: compiled into the bytecode,
-# no RAM on the board. tests/firmware checks they match codes.py.
+# The codes (codes.py) this module uses, as private constants (docs/firmware.md, Memory).
 _IDLE = const(0)
 _PRIMING = const(1)
 _READY = const(2)
@@ -33,48 +28,43 @@ T_CARTRIDGE_DUE = 101   # cartridge reached its use limit, more cartridges allow
 T_LAST_CARTRIDGE = 102  # the last allowed cartridge reached its use limit
 T_HIGH_ALARM = 103      # a high-priority alarm was determined
 
-# (from, trigger, to). docs/firmware.md draws this table.
+# (from, trigger, to), a row a line. docs/firmware.md draws this table.
+# One flat tuple, three ints a row: a tuple per row would take more RAM.
 TRANSITIONS = (
-    (_IDLE, _CMD_PRIME, _PRIMING),
-    (_PRIMING, T_PRIMED, _READY),
-    (_PRIMING, _CMD_STOP, _COMPLETE),
-    (_READY, _CMD_START, _RUNNING),
-    (_READY, _CMD_STOP, _COMPLETE),
-    (_RUNNING, _CMD_PAUSE, _PAUSED),
-    (_RUNNING, _CMD_STOP, _COMPLETE),
-    (_RUNNING, T_CARTRIDGE_DUE, _EXCHANGE),
-    (_RUNNING, T_LAST_CARTRIDGE, _COMPLETE),
-    (_RUNNING, T_HIGH_ALARM, _SAFE),
-    (_PAUSED, _CMD_RESUME, _RUNNING),
-    (_PAUSED, _CMD_STOP, _COMPLETE),
-    (_PAUSED, _CMD_REQUEST_EXCHANGE, _EXCHANGE),
-    (_PAUSED, T_HIGH_ALARM, _SAFE),
-    (_EXCHANGE, _CMD_CONFIRM_EXCHANGE, _PRIMING),
-    (_EXCHANGE, _CMD_STOP, _COMPLETE),
-    (_SAFE, _CMD_ACK_ALARMS, _PAUSED),
-    (_SAFE, _CMD_STOP, _COMPLETE),
+    _IDLE, _CMD_PRIME, _PRIMING,
+    _PRIMING, T_PRIMED, _READY,
+    _PRIMING, _CMD_STOP, _COMPLETE,
+    _READY, _CMD_START, _RUNNING,
+    _READY, _CMD_STOP, _COMPLETE,
+    _RUNNING, _CMD_PAUSE, _PAUSED,
+    _RUNNING, _CMD_STOP, _COMPLETE,
+    _RUNNING, T_CARTRIDGE_DUE, _EXCHANGE,
+    _RUNNING, T_LAST_CARTRIDGE, _COMPLETE,
+    _RUNNING, T_HIGH_ALARM, _SAFE,
+    _PAUSED, _CMD_RESUME, _RUNNING,
+    _PAUSED, _CMD_STOP, _COMPLETE,
+    _PAUSED, _CMD_REQUEST_EXCHANGE, _EXCHANGE,
+    _PAUSED, T_HIGH_ALARM, _SAFE,
+    _EXCHANGE, _CMD_CONFIRM_EXCHANGE, _PRIMING,
+    _EXCHANGE, _CMD_STOP, _COMPLETE,
+    _SAFE, _CMD_ACK_ALARMS, _PAUSED,
+    _SAFE, _CMD_STOP, _COMPLETE,
 )
 
 
 def target(state, trigger):
     # The state that trigger leads to from state, or -1 if undefined.
-    for frm, trig, to in TRANSITIONS:
-        if frm == state and trig == trigger:
-            return to
+    t = TRANSITIONS
+    i = 0
+    while i < len(t):
+        if t[i] == state and t[i + 1] == trigger:
+            return t[i + 2]
+        i += 3
     return -1
 
 
-def _masks():
-    # allowed[from] has bit `to` set when some trigger leads from -> to;
-    # lets the control tick check a transition without allocating.
-    m = [0] * 8
-    for frm, _trig, to in TRANSITIONS:
-        m[frm] |= 1 << to
-    return tuple(m)
-
-
-ALLOWED = _masks()
-
-
-def allowed(state, to):
-    return (ALLOWED[state] >> to) & 1 == 1
+def blood_stands(state):
+    # Blood stands in the circuit with the pump off (paused, safe, and
+    # exchange, where the spent cartridge waits with blood in it): blood
+    # stasis is watched there, and a reset there is mid-therapy.
+    return state == _PAUSED or state == _SAFE or state == _EXCHANGE

@@ -74,6 +74,52 @@ def firmware_tick_us() -> float:
     return float(out.split("TICK_US")[1].split()[0])
 
 
+# The therapy pico_emu_speed times: set-up, priming, heparin, then blood flow
+# at 200 mL/min, the operator's actions as steps (no lab in the loop).
+_PICO_EMU_THERAPY = """
+name: pico_emu_therapy
+description: closed-loop therapy on the emulated Pico, for make bench
+seed: 1
+duration: {minutes} min
+operator: {{scripted: false}}
+steps:
+  - {{id: weight, at: 0, command: {{name: set_weight, arg: 700}}}}
+  - {{id: prime, at: 1 s, command: {{name: prime}}}}
+  - {{id: heparin, at: {{after: ready, plus: 2 s}}, command: {{name: heparin_start}}}}
+  - {{id: aptt, at: {{after: ready, plus: 3 s}}, aptt: 70}}
+  - {{id: start, at: {{after: ready, plus: 4 s}}, start: true, expect_result: ok}}
+expect:
+  - {{final_state: running}}
+"""
+
+
+def pico_emu_speed(minutes: float = 25.0) -> dict[str, Any]:
+    """Closed-loop therapy on the emulated Pico (docs/pico-emu.md): virtual
+    seconds per wall second from power-on to the end (the one-time flash
+    with mpremote excluded), and what it is made of: the instructions the
+    firmware ran per virtual second, the emulator's instructions per second
+    of its own CPU time (so that a loaded machine can be told apart)."""
+    from hil.board.pico_deploy import flashed_image
+    from hil.run.runner import RunOptions, ScenarioRun
+    from hil.scenario import loads
+
+    flashed_image("pico-emu")
+    run = ScenarioRun(loads(_PICO_EMU_THERAPY.format(minutes=minutes), "<pico_emu_therapy>"),
+                      RunOptions(board="pico-emu"))
+    result = run.run()
+    if result.error or not result.passed:
+        raise BoardError(f"the emulated-Pico therapy failed: {result.error or result.failure_messages()}")
+    info = run.session.loop.board.emulator.last_info
+    instructions = info["stats"]["instructions"]
+    return {
+        "pico_emu_speed": round(result.virtual_s / result.wall_s, 2),
+        "pico_emu_virtual_s": result.virtual_s,
+        "pico_emu_wall_s": round(result.wall_s, 2),
+        "pico_emu_instructions_per_virtual_s": round(instructions / result.virtual_s),
+        "pico_emu_mips_per_cpu_s": round(instructions / info["cpu_s"] / 1e6, 1),
+    }
+
+
 def _plant_cohort_s() -> float:
     """The plant alone: 10,000 patients for 7 days at a 1-minute step."""
     from host.cohort import bench_plant_cohort
@@ -152,6 +198,29 @@ def add_campaigns(out_dir: Path, campaigns_dir: Path = Path("out")) -> dict[str,
     return figures
 
 
+def closed_loop_mqtt(hours: float) -> dict[str, Any]:
+    """The closed-loop speed run again, publishing its telemetry (every
+    event, the status rate-limited) to a Mosquitto of its own on this
+    machine (docs/telemetry.md); null, with a note, without mosquitto."""
+    from hil.telemetry.brokers import Accounts, LocalMosquitto, mosquitto_executable
+    from hil.telemetry.observer import TelemetryObserver
+
+    if mosquitto_executable() is None:
+        return {"closed_loop_speedup_mqtt": None,
+                "closed_loop_mqtt_note": "mosquitto is not installed (apt-get install mosquitto)"}
+    with LocalMosquitto(Accounts.default()) as broker:
+        telemetry = TelemetryObserver(broker.url(), "bench", info={"run": "bench"})
+        telemetry.start()
+        try:
+            result = run_therapy(TherapyPlan(hours=hours, seed=1, heapsize="192K"), observers=[telemetry])
+        finally:
+            telemetry.close()
+    if result.aborted:
+        raise BoardError(f"the MQTT speed run stopped early: {result.aborted}")
+    return {"closed_loop_speedup_mqtt": round(result.virtual_s / result.wall_s, 1),
+            "closed_loop_mqtt_messages": dict(telemetry.counts)}
+
+
 def run_bench(out_dir: Path, hours: float = 24.0) -> dict[str, Any]:
     """Run the benchmarks and return the figures.
 
@@ -180,6 +249,7 @@ def run_bench(out_dir: Path, hours: float = 24.0) -> dict[str, Any]:
         "closed_loop_virtual_s": result.virtual_s,
         "closed_loop_wall_s": round(result.wall_s, 3),
         "closed_loop_frames": result.frames,
+        **closed_loop_mqtt(hours),
         "control_period_s": result.period_s,
         "firmware_peak_heap_bytes": heap_diag["heap_peak"],
         "firmware_heap_total_bytes": heap_diag["heap_total"],
@@ -191,6 +261,7 @@ def run_bench(out_dir: Path, hours: float = 24.0) -> dict[str, Any]:
         "firmware_fits_56k_heap": _fits("56K"),
         "machine": f"{platform.machine()} {platform.python_implementation()} {platform.python_version()}",
     })
+    figures.update(pico_emu_speed())
     figures.update(campaign_figures())
     path.write_text(json.dumps(figures, indent=1) + "\n")
     return figures

@@ -7,6 +7,8 @@ Subcommands:
     board   start a virtual board and print its serial port
     demo    run a closed-loop therapy and write its report
     bench   measure speed and memory, write out/bench/bench.json
+    trial   a virtual trial: one cohort under two firmware configurations (docs/trials.md)
+    live    a therapy live, paced, with its dashboard on the web (docs/telemetry.md)
 """
 
 from __future__ import annotations
@@ -20,11 +22,20 @@ from hil.transport.client import BoardError
 from hil.transport.link import LinkError
 from hil.loop.closed import LoopError
 from hil.scenario import ScenarioError
+from hil.telemetry.setup import add_arguments as mqtt_arguments, telemetry_for
+from hil.telemetry.topics import TelemetryError
 
 
 def _cmd_board(args: argparse.Namespace) -> int:
+    from hil.board.pico_emu import is_emulated
     from hil.board.virtual import serve
 
+    if is_emulated(args.board):
+        # The emulated Pico (docs/pico-emu.md): its USB CDC on the printed pty.
+        from hil.board.pico_pty import serve as serve_emulated
+
+        return serve_emulated(args.board, flash=args.flash, fresh=args.fresh,
+                              speed=None if args.speed == 0 else args.speed)
     return serve(args.board, args.heapsize)
 
 
@@ -42,7 +53,13 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     print(f"Closed-loop therapy: {plan.hours:g} h, {args.weight:g} kg septic-shock patient, "
           f"blood flow {args.flow} mL/min, seed {plan.seed}, firmware on {where}")
     bar = ProgressBar("therapy") if not args.quiet else None
-    result = run_therapy(plan, progress=bar, firmware_log=out / "firmware.log")
+    telemetry = telemetry_for(args, "demo")
+    try:
+        result = run_therapy(plan, progress=bar, firmware_log=out / "firmware.log",
+                             observers=[telemetry] if telemetry else [])
+    finally:
+        if telemetry:
+            telemetry.close()
     s = write_all(result, out)
     fw = s["firmware"]
     print(f"firmware {fw['firmware_version']} on {fw['implementation']} {fw['version']} "
@@ -117,12 +134,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
     speed = 1.0 if args.realtime else args.speed
     out = Path(args.out)
     results = []
+    telemetry = telemetry_for(args, "scenarios")
     for sc in scenarios:
         bar = ProgressBar(sc.name) if not args.quiet else None
         opts = RunOptions(port=args.port, board=args.board, speed=speed, record_dir=args.record,
                           max_batch=1 if args.lockstep else P.MAX_SAMPLES,
                           firmware_log=str(out / f"{sc.name}.firmware.log") if args.port is None else None,
-                          progress=bar)
+                          progress=bar, observers=(telemetry,) if telemetry else ())
         r = run_scenario(sc, opts)
         results.append(r)
         write_record(r, out)
@@ -130,6 +148,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
             bar(r.virtual_s, r.virtual_s)
         for m in r.failure_messages() if not r.passed else []:
             print(m, file=sys.stderr)
+    if telemetry:
+        telemetry.close()
     if args.junit is None:
         args.junit = str(Path(args.out) / "junit.xml")
     write_junit(results, Path(args.junit))
@@ -175,6 +195,18 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_live(args: argparse.Namespace) -> int:
+    from hil.live.app import main_live
+
+    return main_live(args)
+
+
+def _cmd_trial(args: argparse.Namespace) -> int:
+    from hil.trial.command import main_trial
+
+    return main_trial(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hil", description="Hardware-in-the-loop harness of the "
                                 "hemoadsorption controller.")
@@ -202,6 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
     ru.add_argument("--out", default="out/scenarios", help="folder of the JSON records and traces")
     ru.add_argument("--junit", default=None, help="JUnit XML file (default: junit.xml in --out)")
     ru.add_argument("--quiet", action="store_true", help="no progress bar")
+    mqtt_arguments(ru)
     ru.set_defaults(func=_cmd_run)
 
     rp = sub.add_parser("replay", help="replay a recording offline, without a board")
@@ -212,6 +245,12 @@ def build_parser() -> argparse.ArgumentParser:
     b = sub.add_parser("board", help="start a virtual board and print its serial port")
     b.add_argument("--board", default="virtual", help="board config name or JSON path")
     b.add_argument("--heapsize", default="192K", help="MicroPython heap (default 192K, as a Pico)")
+    b.add_argument("--flash", default=None, help="emulated Pico (--board pico-emu): its flash image "
+                   "file (default out/pico-emu/flash.img; made from MicroPython's UF2 if missing)")
+    b.add_argument("--fresh", action="store_true", help="emulated Pico: start from MicroPython's UF2 "
+                   "on erased flash (the flash image file is made again)")
+    b.add_argument("--speed", type=float, default=1.0, help="emulated Pico: virtual seconds per wall "
+                   "second at most (default 1, real time; 0: as fast as it goes)")
     b.set_defaults(func=_cmd_board)
 
     d = sub.add_parser("demo", help="closed-loop therapy with a report")
@@ -227,12 +266,25 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--lockstep", action="store_true", help="one control period per frame")
     d.add_argument("--out", default="out/demo")
     d.add_argument("--quiet", action="store_true", help="no progress bar")
+    mqtt_arguments(d)
     d.set_defaults(func=_cmd_demo)
 
     r = sub.add_parser("bench", help="speed and memory figures")
     r.add_argument("--hours", type=float, default=24.0)
     r.add_argument("--out", default="out/bench")
     r.set_defaults(func=_cmd_bench)
+
+    from hil.trial.command import add_arguments as trial_arguments
+
+    t = sub.add_parser("trial", help="virtual trial of firmware configurations (docs/trials.md)")
+    trial_arguments(t)
+    t.set_defaults(func=_cmd_trial)
+
+    from hil.live.options import add_arguments as live_arguments
+
+    lv = sub.add_parser("live", help="a therapy live, with its dashboard on the web (docs/telemetry.md)")
+    live_arguments(lv)
+    lv.set_defaults(func=_cmd_live)
     return p
 
 
@@ -243,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
     except (LinkError, BoardError, LoopError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    except ScenarioError as e:
+    except (ScenarioError, TelemetryError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except _Malformed as e:

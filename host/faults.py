@@ -2,7 +2,8 @@
 
 A fault type is one field of :class:`Faults` with its "no fault" default;
 cloning for snapshots, restoring in place and clearing go over every field
-alike, so nothing else needs to learn about a new one.
+alike, so nothing else in the plant needs to learn about a new one. The
+harness injects it with one step action (``hil/scenario/actions.py``).
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ class Faults:
         Returns:
             The copy.
         """
-        return Faults(**{f.name: copy.copy(getattr(self, f.name)) for f in fields(self)})
+        return type(self)(**{f.name: copy.copy(getattr(self, f.name)) for f in fields(self)})
 
     def restore(self, saved: "Faults") -> None:
         """Take every fault from ``saved``, in place: containers keep their
@@ -61,4 +62,4 @@ class Faults:
 
     def clear(self) -> None:
         """Remove every fault."""
-        self.restore(Faults())
+        self.restore(type(self)())

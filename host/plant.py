@@ -26,7 +26,7 @@ from host import cartridge, circuit, cytokines, heparin, lab, noise, physiology
 from host.faults import Faults
 from host.inflammation import anti_drive, pro_drive
 from host.patient import DeviceParams, PatientParams
-from host.sensors import CHANNEL_INDEX, FLAG_AIR, SENSOR_CHANNELS, SensorFault, faulted, pack, words
+from host.sensors import CHANNEL_INDEX, FLAG_AIR, FLAGS, SENSOR_CHANNELS, SensorFault, faulted, pack, words
 
 __all__ = ["Plant", "Actuators", "Faults", "SensorFault", "SENSOR_CHANNELS", "TRACE_COLUMNS"]
 
@@ -288,7 +288,7 @@ class Plant:
         """
         f = self.faults
         if f.air_ticks_remaining > 0:
-            raw[4] = FLAG_AIR
+            raw[FLAGS] = FLAG_AIR
             f.air_ticks_remaining -= 1
         if f.sensor:
             off = self._fault_noise.load(tick)
@@ -300,8 +300,8 @@ class Plant:
                     f.drift_start[name] = (fault, tick)
                     started = f.drift_start[name]
                 elapsed = (tick - started[1]) * self.period_s
-                p = phys[i] if i < 4 else float(raw[4])
-                raw[i] = faulted(name, fault, p, raw[i], elapsed, zs[off + (i % 4)])
+                p = phys[i] if i != FLAGS else float(raw[FLAGS])
+                raw[i] = faulted(name, fault, p, raw[i], elapsed, zs[off + (i % FLAGS)])
         return raw
 
     def _slow_step(self) -> None:

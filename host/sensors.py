@@ -1,7 +1,9 @@
 """Transducers: true values to int16 readings, with injectable faults.
 
-Channels (``SENSOR_CHANNELS``): three pressures in 0.1 mmHg, the clamp-on
-blood-flow reading in 0.1 mL/min (0..32767) and a flags word (bit 0 = air).
+Channels, their order, scales and units are the wire contract's
+(``hil.transport.contract.SAMPLE``, docs/protocol.md): three pressures in
+0.1 mmHg, the clamp-on blood-flow reading in 0.1 mL/min (0..32767 here: the
+sensor reads no negative flow) and a flags word (bit 0 = air).
 """
 
 from __future__ import annotations
@@ -11,15 +13,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
-SENSOR_CHANNELS = ("p_access", "p_pre", "p_return", "q_blood", "flags")
+from hil.transport.contract import (CHANNEL, CHANNEL_INDEX, FLAG_AIR, FLAGS, INT16_MAX, INT16_MIN,
+                                    SENSOR_CHANNELS)
+
 PRESSURE_CHANNELS = ("p_access", "p_pre", "p_return")
-SCALE = 10.0  # counts per mmHg and per mL/min
-INT16_MIN = -32768
-INT16_MAX = 32767
-FLAG_AIR = 1
+# words() and pack() take the channels in this order, flags last.
+assert SENSOR_CHANNELS == (*PRESSURE_CHANNELS, "q_blood", "flags"), "sensor channels as in the contract"
+assert len({CHANNEL[c].scale for c in PRESSURE_CHANNELS}) == 1, "one scale for the three pressures"
+P_SCALE = float(CHANNEL["p_access"].scale)   # counts per mmHg
+Q_SCALE = float(CHANNEL["q_blood"].scale)    # counts per mL/min
 FAULT_KINDS = ("stuck", "drift", "noise", "range")
-# Index of each channel in a tick's readings.
-CHANNEL_INDEX = {name: i for i, name in enumerate(SENSOR_CHANNELS)}
+
+__all__ = ["CHANNEL_INDEX", "FAULT_KINDS", "FLAGS", "FLAG_AIR", "INT16_MAX", "INT16_MIN", "PRESSURE_CHANNELS",
+           "P_SCALE", "Q_SCALE", "SENSOR_CHANNELS", "SensorFault", "SensorParams", "air_flag", "faulted",
+           "pack", "to_counts", "words"]
 
 
 @dataclass(frozen=True)
@@ -53,23 +60,25 @@ class SensorFault:
             raise ValueError(f"unknown sensor fault kind {self.kind!r}")
 
 
-def to_counts(value: float, lo: int = INT16_MIN, hi: int = INT16_MAX) -> int:
-    """Quantise a physical value to counts of 0.1 unit, clipped.
+def to_counts(value: float, lo: int = INT16_MIN, hi: int = INT16_MAX, scale: float = P_SCALE) -> int:
+    """Quantise a physical value to the wire's counts, clipped.
 
     Args:
         value: Physical value (mmHg or mL/min).
         lo: Lowest count.
         hi: Highest count.
+        scale: Counts per unit: ``P_SCALE`` for a pressure, ``Q_SCALE`` for flow.
 
     Returns:
         The count.
     """
-    c = round(value * SCALE)
+    c = round(value * scale)
     return hi if c > hi else lo if c < lo else c
 
 
 def words(p_access: float, p_pre: float, p_return: float, q_blood: float, flags: int = 0,
-          _scale: float = SCALE, _lo: int = INT16_MIN, _hi: int = INT16_MAX) -> list[int]:
+          _ps: float = P_SCALE, _qs: float = Q_SCALE,
+          _lo: int = INT16_MIN, _hi: int = INT16_MAX) -> list[int]:
     """One tick's readings, in ``SENSOR_CHANNELS`` order.
 
     The same arithmetic as :func:`to_counts` per channel, written out (the
@@ -88,10 +97,10 @@ def words(p_access: float, p_pre: float, p_return: float, q_blood: float, flags:
         0.1 mmHg clipped to int16, flow in counts of 0.1 mL/min clipped to
         0..32767.
     """
-    r0 = round(p_access * _scale)
-    r1 = round(p_pre * _scale)
-    r2 = round(p_return * _scale)
-    r3 = round(q_blood * _scale)
+    r0 = round(p_access * _ps)
+    r1 = round(p_pre * _ps)
+    r2 = round(p_return * _ps)
+    r3 = round(q_blood * _qs)
     if r0 < _lo:
         r0 = _lo
     elif r0 > _hi:
@@ -114,6 +123,7 @@ def words(p_access: float, p_pre: float, p_return: float, q_blood: float, flags:
 # From this many ticks on, :func:`pack` quantises with numpy (same numbers:
 # ``numpy.rint`` rounds half to even like ``round``).
 _NUMPY_MIN_TICKS = 16
+_SCALES = np.array([P_SCALE, P_SCALE, P_SCALE, Q_SCALE])
 
 
 def pack(phys: list[float], out: array) -> None:
@@ -127,7 +137,7 @@ def pack(phys: list[float], out: array) -> None:
     """
     n = len(phys) // 4
     if n >= _NUMPY_MIN_TICKS:
-        a = np.asarray(phys, dtype=np.float64).reshape(n, 4) * SCALE
+        a = np.asarray(phys, dtype=np.float64).reshape(n, 4) * _SCALES
         if np.isfinite(a).all():
             np.rint(a, out=a)
             np.clip(a[:, :3], INT16_MIN, INT16_MAX, out=a[:, :3])
@@ -156,6 +166,7 @@ def faulted(channel: str, fault: SensorFault, phys: float, raw: int, elapsed_s: 
         The faulted reading in counts.
     """
     lo = 0 if channel == "q_blood" else INT16_MIN
+    scale = Q_SCALE if channel == "q_blood" else P_SCALE
     if channel == "flags":
         if fault.kind == "stuck":
             return int(fault.value)
@@ -163,11 +174,11 @@ def faulted(channel: str, fault: SensorFault, phys: float, raw: int, elapsed_s: 
             return -1
         return raw
     if fault.kind == "stuck":
-        return to_counts(fault.value, lo)
+        return to_counts(fault.value, lo, scale=scale)
     if fault.kind == "drift":
-        return to_counts(phys + fault.value * elapsed_s, lo)
+        return to_counts(phys + fault.value * elapsed_s, lo, scale=scale)
     if fault.kind == "noise":
-        return to_counts(phys + fault.value * z, lo)
+        return to_counts(phys + fault.value * z, lo, scale=scale)
     return INT16_MAX if fault.value >= 0 else INT16_MIN
 
 

@@ -6,6 +6,7 @@
 # link carries commands, status and events.
 
 import machine
+from micropython import const
 
 import protocol as P
 from devices.air import AirDetector
@@ -15,17 +16,15 @@ from devices.pressure import Pressure
 from devices.pump import Pump
 from devices.syringe import Syringe
 from runner import ClockRunner
-try:
-    from micropython import const
-except ImportError:  # CPython, for tests
-    def const(x):
-        return x
 
-
-# Codes (codes.py) as private constants: compiled into the bytecode,
-# no RAM on the board. tests/firmware checks they match codes.py.
+# The codes (codes.py) this module uses, as private constants (docs/firmware.md, Memory).
 _RESET_POWER_ON = const(0)
 _RESET_WATCHDOG = const(1)
+
+# The watchdog's REASON register; bit 0 (TIMER): it timed out. A forced
+# reboot (machine.reset(), mpremote's reset, make flash) sets bit 1 (FORCE)
+# instead, and MicroPython's reset_cause() calls both WDT_RESET.
+_WD_REASON = {"rp2040": 0x40058008, "rp2350": 0x400D8008}
 
 
 class Rp2Board:
@@ -65,6 +64,7 @@ class Rp2Board:
                                period, Pin.IRQ_RISING)
         self.q = 0
         self.air_now = 0
+        self.wd_reason = _WD_REASON.get(cfg.get("mcu"))
         wdt = None
         if cfg.get("watchdog_ms"):
             wdt = machine.WDT(timeout=cfg["watchdog_ms"])
@@ -89,9 +89,15 @@ class Rp2Board:
         self.syringe.stop()
 
     def announce(self, notice):
-        if machine.reset_cause() == machine.WDT_RESET and notice["cause"] == _RESET_POWER_ON:
+        if notice["cause"] == _RESET_POWER_ON and self.watchdog_timed_out():
             notice["cause"] = _RESET_WATCHDOG
         self.service.send_json(P.T_BOOT, 0, notice)
+
+    def watchdog_timed_out(self):
+        mem32 = getattr(machine, "mem32", None)
+        if mem32 is None or self.wd_reason is None:
+            return machine.reset_cause() == machine.WDT_RESET
+        return (mem32[self.wd_reason] & 1) == 1
 
     def read_pressure(self, i):
         return self.pressures[i].read()

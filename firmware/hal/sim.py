@@ -9,18 +9,12 @@
 
 import sys
 
+from micropython import const
+
 import protocol as P
-try:
-    from micropython import const
-except ImportError:  # CPython, for tests
-    def const(x):
-        return x
-
-
-# Codes (codes.py) as private constants: compiled into the bytecode,
-# no RAM on the board. tests/firmware checks they match codes.py.
-_RESET_WATCHDOG = const(1)
 from watchdog import SimWatchdog
+
+_RESET_WATCHDOG = const(1)   # codes.RESET_WATCHDOG
 
 RESET_EXIT = 75
 

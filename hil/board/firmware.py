@@ -1,5 +1,15 @@
-"""Where the firmware and board configurations live, and access to the
-numeric codes the firmware defines (one source of truth for both sides)."""
+"""Where the firmware and board configurations live, access to the
+numeric codes the firmware defines (one source of truth for both sides),
+and the one place the host reads a board config: its ``extends`` chain
+resolved, checked against the firmware's own schema, its therapy limits.
+
+A board config may say ``"extends": "pico"``: it is then a variant of the
+config ``pico``, found next to it or else in ``board-configs/``, merged
+over it (objects key by key, any other value replaced; the rule and its
+errors are ``firmware/board.py``'s, which the board runs too). What
+reaches a board is always resolved: the virtual board is given the merged
+file, and flashing copies the merged file as ``board.json``.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +17,11 @@ import importlib.util
 import json
 import shutil
 import sys
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 FIRMWARE_DIR = ROOT / "firmware"
@@ -67,7 +79,7 @@ def micropython_executable() -> str:
     return found
 
 
-def board_config_path(name_or_path: str) -> Path:
+def board_config_path(name_or_path: str | Path) -> Path:
     """Resolve ``virtual`` to ``board-configs/virtual.json``; paths pass through."""
     p = Path(name_or_path)
     if p.suffix == ".json" or p.exists():
@@ -75,11 +87,95 @@ def board_config_path(name_or_path: str) -> Path:
     return BOARD_CONFIGS / f"{name_or_path}.json"
 
 
+def _schema() -> ModuleType:
+    """``firmware/board.py``: the schema and the ``extends`` rule."""
+    return firmware_module("board")
+
+
+# What a malformed board config raises (a ValueError naming the file and key).
+ConfigError: type[ValueError] = _schema().ConfigError
+
+
+def find_base(path: str, name: str) -> str:
+    """The file of the board config ``name`` that ``path`` extends: beside
+    ``path``, else the shipped one in ``board-configs/`` (never ``path`` itself).
+
+    Raises:
+        ConfigError: there is neither; the message names both places.
+    """
+    here = Path(path).resolve()
+    places = [here.parent / f"{name}.json", BOARD_CONFIGS / f"{name}.json"]
+    for cand in places:
+        if cand.is_file() and cand.resolve() != here:
+            return str(cand.resolve())
+    raise ConfigError(f"{path}: extends: no board config {name!r} "
+                      f"(looked for {' and '.join(str(c) for c in places)})")
+
+
+def resolve_board_config(board: str | Path) -> dict[str, Any]:
+    """A board config with its ``extends`` chain merged in, not yet checked.
+
+    Raises:
+        ConfigError: a file is missing, not JSON, its ``extends`` names no
+            config, makes a cycle, or changes an object into a value.
+    """
+    path = board_config_path(board)
+    return _schema().resolve(str(path.resolve()) if path.exists() else str(path), find_base)
+
+
+def load_board_config(board: str | Path | dict[str, Any]) -> dict[str, Any]:
+    """A board config resolved and checked against the firmware's schema (a
+    dict is taken as already resolved and only checked).
+
+    Raises:
+        ConfigError: the message names the file and the key.
+    """
+    if isinstance(board, dict):
+        return _schema().check(dict(board), f"board config {board.get('name', '?')!r}")
+    path = board_config_path(board)
+    return _schema().check(resolve_board_config(board), str(path))
+
+
+def write_resolved_config(board: str | Path, folder: Path) -> Path:
+    """Write the resolved, checked config of ``board`` to ``folder/<its file name>``."""
+    cfg = load_board_config(board)
+    folder.mkdir(parents=True, exist_ok=True)
+    out = folder / board_config_path(board).name
+    out.write_text(json.dumps(cfg, indent=2) + "\n")
+    return out
+
+
+@dataclass(frozen=True)
+class TherapyLimits:
+    """A board's therapy limits (its config's ``therapy`` block), for those
+    on the host that must keep within them: the operator, the scenario reader."""
+
+    flow_min_ml_min: int
+    flow_max_ml_min: int
+    flow_default_ml_min: int
+    cartridge_hours: int
+    max_cartridges: int
+    flowing_ml_min: int
+
+    @property
+    def therapy_hours(self) -> int:
+        """Hours of blood flow the board allows in all (every cartridge used up)."""
+        return self.cartridge_hours * self.max_cartridges
+
+    @classmethod
+    def of(cls, board: str | Path | dict[str, Any]) -> "TherapyLimits":
+        """The limits of a board config (name, path, or a loaded config)."""
+        th = load_board_config(board)["therapy"]
+        return cls(flow_min_ml_min=th["flow_min_ml_min"], flow_max_ml_min=th["flow_max_ml_min"],
+                   flow_default_ml_min=th["flow_default_ml_min"], cartridge_hours=th["cartridge_hours"],
+                   max_cartridges=th["max_cartridges"], flowing_ml_min=th["flowing_ml_min"])
+
+
 class DevicePresetMismatch(ValueError):
     """A host device preset and a board config disagree on the therapy limits."""
 
 
-def check_device_preset(preset: str, board: str | Path | dict) -> None:
+def check_device_preset(preset: Any, board: str | Path | dict) -> None:
     """Check that a host cartridge preset fits a board config's therapy limits.
 
     The firmware exchanges a cartridge after the board's
@@ -89,8 +185,11 @@ def check_device_preset(preset: str, board: str | Path | dict) -> None:
     model allows (e.g. Toraymyxin, 2 h, on a board set to 24 h).
 
     Args:
-        preset: Adsorber preset name (``"cytosorb"``, ``"toraymyxin"``, ...).
-        board: Board config name (``"virtual"``), path, or the loaded config.
+        preset: Adsorber preset name (``"cytosorb"``, ``"toraymyxin"``, ...),
+            or an adsorber (``host.cartridge.AdsorberParams``: its ``name``
+            and ``max_hours``).
+        board: Board config name (``"virtual"``), path (its ``extends``
+            resolved), or the loaded config.
 
     Raises:
         DevicePresetMismatch: The board's cartridge hours exceed the preset's
@@ -99,14 +198,14 @@ def check_device_preset(preset: str, board: str | Path | dict) -> None:
     """
     from host.cartridge import PRESETS
 
-    adsorber = PRESETS.get(preset.lower())
+    adsorber = PRESETS.get(preset.lower()) if isinstance(preset, str) else preset
     if adsorber is None:
         raise KeyError(f"unknown device preset {preset!r}; known: {sorted(PRESETS)}")
     if isinstance(board, dict):
         cfg, where = board, f"board config {board.get('name', '?')!r}"
     else:
         path = board_config_path(str(board))
-        cfg, where = json.loads(path.read_text()), f"board config {str(board)!r} ({path})"
+        cfg, where = resolve_board_config(board), f"board config {str(board)!r} ({path})"
     hours = cfg.get("therapy", {}).get("cartridge_hours")
     if not isinstance(hours, (int, float)) or isinstance(hours, bool):
         raise DevicePresetMismatch(f"{where}: therapy.cartridge_hours is missing or not a number")

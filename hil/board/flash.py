@@ -1,7 +1,7 @@
-"""Put the firmware on a real Pico with mpremote: check the board config,
-compile the modules for the board's CPU, copy them (with their folders
-hal/ and devices/) with main.py and the config (as board.json), then reset
-the board.
+"""Put the firmware on a real Pico with mpremote: resolve the board config
+(its ``extends`` chain merged in) and check it, compile the modules for the
+board's CPU, copy them (with their folders hal/ and devices/) with main.py
+and the resolved config (as board.json), then reset the board.
 
     python -m hil.board.flash --port /dev/ttyACM0 --board pico [--dry-run]
 """
@@ -12,10 +12,11 @@ import argparse
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from hil.board.build import compile_firmware
-from hil.board.firmware import board_config_path, firmware_module
+from hil.board.firmware import board_config_path, firmware_module, load_board_config, write_resolved_config
 
 
 def mpremote() -> str:
@@ -29,15 +30,20 @@ _MKDIRS = "import os; 'devices' in os.listdir() or os.mkdir('devices')"
 def plan(port: str, board: str) -> list[list[str]]:
     """The mpremote command lines that flash ``board`` onto ``port``.
 
+    The board gets its config resolved: a file of its own name holding the
+    merged config, written to a fresh temporary folder.
+
     Raises:
-        ValueError: the board config is missing or fails its schema.
+        ValueError: the board config is missing, its ``extends`` chain is
+            broken, or it fails its schema (ConfigError, naming file and key).
+        OSError: the config cannot be read.
     """
     path = board_config_path(board)
-    boards = firmware_module("board")
-    cfg = boards.load(str(path))          # raises ConfigError (a ValueError) with the reason
-    march = boards.MCUS[cfg.get("mcu", "unix")][0]
+    cfg = load_board_config(board)        # raises ConfigError (a ValueError) naming file and key
+    march = firmware_module("board").MCUS[cfg.get("mcu", "unix")][0]
     if march == "x64":
         raise ValueError(f"{path}: board {cfg['name']!r} is not a Pico (mcu {cfg.get('mcu')})")
+    resolved = write_resolved_config(board, Path(tempfile.mkdtemp(prefix="hil-flash-")))
     build = compile_firmware(march)
     files = sorted(p for p in build.rglob("*") if p.is_file())
     top = [str(p) for p in files if p.parent == build]
@@ -50,7 +56,7 @@ def plan(port: str, board: str) -> list[list[str]]:
         # mpremote's mkdir fails on a folder that exists (and ends the
         # chain): the devices folder is made by a script that tolerates it.
         base + ["exec", _MKDIRS, "+", "mkdir", ":hal"],
-        base + copy + ["+", "cp", str(path), ":board.json", "+", "reset"],
+        base + copy + ["+", "cp", str(resolved), ":board.json", "+", "reset"],
     ]
 
 

@@ -188,8 +188,14 @@ class VirtualBoards:
         self.heap_stats = heap_stats
 
     def start(self) -> Board:
+        from hil.board.pico_emu import is_emulated
         from hil.board.virtual import VirtualBoard
 
+        if is_emulated(self.config):
+            # An emulated Pico (board-configs/pico-emu.json): hil/board/pico_boards.py.
+            from hil.board.pico_boards import PicoEmuBoards
+
+            return PicoEmuBoards(self.config, log=self.log).start()
         vb = VirtualBoard(self.config, self.heapsize, log=self.log, heap_stats=self.heap_stats)
         vb.start()
         return VirtualPortBoard(vb)

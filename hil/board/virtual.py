@@ -10,6 +10,11 @@ as a Pico comes back after a reset.
 A board config with the ``rp2`` HAL runs the real Pico HAL against the
 stand-in ``machine`` module of ``hil/fakepico`` (a Pico on a bench with no
 plant: see that module), put first on MicroPython's module path.
+
+The board config is resolved and checked on the host first
+(:func:`~hil.board.firmware.load_board_config`): a malformed one is refused
+before anything starts, and a config that ``extends`` another reaches the
+firmware as one merged file.
 """
 
 from __future__ import annotations
@@ -26,22 +31,19 @@ import time
 import tty
 from collections.abc import Sequence
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from hil.board.build import compile_firmware
-from hil.board.firmware import FAKE_PICO_DIR, FIRMWARE_DIR, board_config_path, micropython_executable
+from hil.board.firmware import (FAKE_PICO_DIR, FIRMWARE_DIR, board_config_path, load_board_config,
+                                micropython_executable)
 
 RESET_EXIT = 75   # the firmware's exit code for "reset me" (hal/sim.py)
 
 
-def _default_module_path(board_path: Path) -> list[Path]:
+def _default_module_path(cfg: dict[str, Any]) -> list[Path]:
     """Folders MicroPython searches before its own: the stand-in machine
     module for a board config with the rp2 HAL, none otherwise."""
-    try:
-        hal = json.loads(board_path.read_text()).get("hal")
-    except (OSError, ValueError, AttributeError):
-        return []
-    return [FAKE_PICO_DIR] if hal == "rp2" else []
+    return [FAKE_PICO_DIR] if cfg.get("hal") == "rp2" else []
 
 
 class VirtualBoard:
@@ -80,12 +82,16 @@ class VirtualBoard:
         self.board_path = board_config_path(board).resolve()
         if not self.board_path.exists():
             raise FileNotFoundError(f"board config {self.board_path} does not exist")
+        # Resolved and checked here: raises ConfigError naming the file and key.
+        self.config = load_board_config(self.board_path)
+        self._extends = "extends" in json.loads(self.board_path.read_text())
+        self._config_dir: Path | None = None
         self.heapsize = heapsize
         self.log = log
         self.heap_stats = heap_stats
         self.firmware_dir = compile_firmware() if compiled else FIRMWARE_DIR
         self.module_path = [Path(p).resolve() for p in (
-            _default_module_path(self.board_path) if module_path is None else module_path)]
+            _default_module_path(self.config) if module_path is None else module_path)]
         self._own_flash = flash is None
         self.flash = Path(flash) if flash is not None else None
         self.proc: subprocess.Popen[bytes] | None = None
@@ -101,6 +107,19 @@ class VirtualBoard:
         self.cut_file = cut_file
 
     # -- life cycle -------------------------------------------------------------
+
+    @property
+    def config_file(self) -> Path:
+        """The file the firmware is given: the board config itself, or for
+        one that extends another, the merged config written beside the run."""
+        if not self._extends:
+            return self.board_path
+        if self._config_dir is None:
+            self._config_dir = Path(tempfile.mkdtemp(prefix="virtual-board-"))
+        out = self._config_dir / self.board_path.name
+        if not out.exists():
+            out.write_text(json.dumps(self.config, indent=1))
+        return out
 
     def start(self) -> str:
         """Create the port and power the board on; return the port path."""
@@ -125,7 +144,7 @@ class VirtualBoard:
 
     def _launch(self) -> None:
         cmd = [micropython_executable(), "-X", f"heapsize={self.heapsize}",
-               str(self.firmware_dir / "main.py"), "--board", str(self.board_path),
+               str(self.firmware_dir / "main.py"), "--board", str(self.config_file),
                "--fd", str(self._master), "--flash", str(self.flash)]
         if self.heap_stats:
             cmd.append("--heap-stats")
@@ -203,6 +222,9 @@ class VirtualBoard:
         if self._own_flash and self.flash is not None:
             shutil.rmtree(self.flash, ignore_errors=True)
             self.flash = None
+        if self._config_dir is not None:
+            shutil.rmtree(self._config_dir, ignore_errors=True)
+            self._config_dir = None
         return code
 
     def __enter__(self) -> "VirtualBoard":

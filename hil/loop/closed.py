@@ -15,13 +15,15 @@ from array import array
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Protocol
 
-from hil.transport import frames
+from hil.board.firmware import TherapyLimits
+from hil.transport import contract, frames
 from hil.transport.client import BoardClient, BoardReset
 from hil.transport.frames import Event, Status
 from hil.run.observers import Observers
 
 P = frames.P
 C = frames.C
+_CHANNELS = len(contract.SAMPLE)
 
 
 class PlantLike(Protocol):
@@ -59,6 +61,20 @@ class BoardRun:
     events: list[Event]
     offset: int
     status: Status
+    # The board's therapy limits, from its config (hil.board.firmware), when
+    # the session knows which config it runs; None otherwise.
+    limits: TherapyLimits | None = None
+
+    @property
+    def max_cartridges(self) -> int:
+        """The board's cartridge limit (``therapy.max_cartridges``).
+
+        Raises:
+            AttributeError: the board's limits are not known.
+        """
+        if self.limits is None:
+            raise AttributeError("max_cartridges: the board's therapy limits are not known")
+        return self.limits.max_cartridges
 
     def _init_run(self, observers: Observers | None,
                   on_event: Callable[[Event], None] | None,
@@ -88,12 +104,12 @@ class BoardRun:
 
 
 def actuators_from(status: Status) -> "object":
-    """Convert the firmware's integer outputs to the plant's actuator values."""
+    """The firmware's outputs as the plant's actuator values (physical units)."""
     from host.plant import Actuators
 
-    return Actuators(pump_ml_min=status.pump / 10.0, clamp_open=status.clamp_open,
-                     heparin_u_h=status.heparin / 10.0,
-                     heparin_bolus_u=float(status.bolus_total))
+    return Actuators(pump_ml_min=float(status.pump_ml_min), clamp_open=status.clamp_open,
+                     heparin_u_h=float(status.heparin_u_h),
+                     heparin_bolus_u=float(status.bolus_total_u))
 
 
 class ClosedLoop(BoardRun):
@@ -103,8 +119,9 @@ class ClosedLoop(BoardRun):
         client: protocol client of the board under test.
         plant: the plant model; its ``tick`` must equal the board's.
         max_batch: most control periods per STEP frame; 1 is strict lockstep.
-        flowing_threshold: measured flow (0.1 mL/min) counted as blood
-            flowing, for the per-cartridge flow-time accounting.
+        flowing_ml_min: measured flow counted as blood flowing, for the
+            per-cartridge flow-time accounting (the board's
+            ``therapy.flowing_ml_min``).
         observers: the run's notification bus (:mod:`hil.run.observers`): the
             loop publishes ``event`` (each firmware event as it arrives, its
             tick converted to the plant's, i.e. virtual time since the
@@ -117,7 +134,7 @@ class ClosedLoop(BoardRun):
     """
 
     def __init__(self, client: BoardClient, plant: PlantLike, max_batch: int = P.MAX_SAMPLES,
-                 flowing_threshold: int = 500,
+                 flowing_ml_min: float = 50.0,
                  observers: Observers | None = None,
                  on_event: Callable[[Event], None] | None = None,
                  on_boot: Callable[[int, dict[str, Any]], None] | None = None,
@@ -127,7 +144,8 @@ class ClosedLoop(BoardRun):
         self.client = client
         self.plant = plant
         self.max_batch = max_batch
-        self.flowing_threshold = flowing_threshold
+        # Compared with the samples as they go out, in wire counts.
+        self.flowing_threshold = contract.CHANNEL["q_blood"].wire(flowing_ml_min)
         # Plant tick = board tick + offset; the board counts from 0 at
         # every boot, virtual time does not.
         self._init_run(observers, on_event, on_boot, on_status)
@@ -159,7 +177,7 @@ class ClosedLoop(BoardRun):
             lo = max(a, first_tick)
             hi = min(b, first_tick + n)
             for t in range(lo, hi):
-                out[5 * (t - first_tick) + 4] = C.FLAG_MISSING
+                out[_CHANNELS * (t - first_tick) + contract.FLAGS] = contract.FLAG_MISSING
 
     def command(self, code: int, arg: int = 0) -> frames.Reply:
         """Send an operator command at the current tick."""
@@ -214,8 +232,8 @@ class ClosedLoop(BoardRun):
                 raise LoopError(f"board reports tick {reply.status.tick} (+{self.offset}), "
                                 f"plant is at {plant.tick}")
             if before.state == C.RUNNING:
-                q = out[3::5][:k]
-                flags = out[4::5][:k]
+                q = out[contract.Q_BLOOD::_CHANNELS][:k]
+                flags = out[contract.FLAGS::_CHANNELS][:k]
                 thr = self.flowing_threshold
                 flowing = sum(1 for v, f in zip(q, flags) if v >= thr and f >= 0)
                 cart = before.cartridge
@@ -263,7 +281,7 @@ class ClosedLoop(BoardRun):
             raise LoopError("the harness cannot switch this board's power (no power control)")
         switch.off()
         off = Actuators(pump_ml_min=0.0, clamp_open=False, heparin_u_h=0.0,
-                        heparin_bolus_u=float(self.status.bolus_total))
+                        heparin_bolus_u=float(self.status.bolus_total_u))
         ticks = round(off_s / self.plant.period_s) if hasattr(self.plant, "period_s") else 0
         if ticks:
             self.plant.advance(off, ticks, None)

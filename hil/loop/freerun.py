@@ -204,30 +204,20 @@ __all__ = ["MAX_TIME_SCALE", "FreeRunError", "FreeRunningLoop", "plant_requireme
 
 # -- what a scenario needs that a free-running board cannot give ----------------
 
-_WHY_STEP = {
-    "clotting": "it changes the plant's cartridge",
-    "access_occlusion": "it changes the plant's access line",
-    "air": "it puts air at the plant's detector",
-    "sensor": "it changes what the plant's sensors read",
-    "clear_faults": "it clears the plant's faults",
-    "disconnect": "the outage it makes is of the sensor samples the host sends",
-    "power_cut": "the harness switches a virtual board's power and the plant runs on while it is off",
-}
-
 
 def plant_requirements(sc: Any) -> list[tuple[int, str]]:
     """What in a scenario needs the host's plant (or its power control), as
     (line, reason) pairs in file order; empty if it can run on a board that
     reads its own sensors."""
-    from hil.scenario import TRACE_UNITS
+    from hil.scenario import ACTIONS, QUANTITIES
 
     out: list[tuple[int, str]] = []
     for s in sc.steps:
-        why = _WHY_STEP.get(s.action)
+        why = ACTIONS[s.action].needs.get("plant")
         if why is not None:
             out.append((s.line, f"step '{s.id}' ({s.describe()}) needs a plant: {why}"))
     for m in sc.measurements:
-        if m.quantity in TRACE_UNITS:
+        if QUANTITIES[m.quantity].source == "trace":
             out.append((m.line, f"measurement '{m.name}' ({m.quantity}) is a plant quantity"))
     out.sort(key=lambda x: x[0])
     if sc.operator.get("scripted", True):

@@ -12,6 +12,10 @@ it.
 
 Next to the record, ``<name>.trace.csv`` holds the plant's trace of the run
 (one row per 10 virtual seconds), written like the demo's ``trace.csv``.
+
+Every value in a record is in physical units (the wire contract,
+:mod:`hil.transport.contract`). :func:`read_record` reads a record of any
+format and gives it in the current one.
 """
 
 from __future__ import annotations
@@ -22,10 +26,14 @@ from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree as ET
 
+from hil.output.events import from_format2, period_of
 from hil.run.runner import ScenarioResult
 
 # 2: wall-clock fields moved into "timing"; "trace" names the trace file.
-RECORD_VERSION = 2
+# 3: physical units throughout: an alarm's value in the unit of its reading,
+#    named in "value_unit"; audio_pause, override and restored events by
+#    their fields (docs/protocol.md, "Units: the wire contract").
+RECORD_VERSION = 3
 
 
 def trace_name(r: ScenarioResult) -> str | None:
@@ -57,15 +65,48 @@ def record_dict(r: ScenarioResult) -> dict[str, Any]:
         "expectations": [c.as_dict() for c in r.verdict.checks if c.kind != "measurement"],
         "measurements": [c.as_dict() for c in r.verdict.checks if c.kind == "measurement"],
         "final_status": None if fs is None else {
-            "state": fs.state_name, "cartridge": fs.cartridge, "pump_ml_min": fs.pump / 10,
-            "clamp_open": fs.clamp_open, "heparin_u_h": fs.heparin / 10, "last_aptt_s": fs.last_aptt / 10,
-            "cartridge_used_s": round(fs.cartridge_used * tl.period_s, 1)},
+            "state": fs.state_name, "cartridge": fs.cartridge, "pump_ml_min": fs.pump_ml_min,
+            "clamp_open": fs.clamp_open, "heparin_u_h": fs.heparin_u_h, "last_aptt_s": fs.last_aptt_s,
+            "cartridge_used_s": round(fs.cartridge_used_s(tl.period_s), 1)},
         "link": r.link,
         "diag": r.diag,
         "recording": r.recording,
         "trace": trace_name(r),
         "events": tl.events,
     }
+
+
+def upgrade_record(rec: dict[str, Any]) -> dict[str, Any]:
+    """A record of any format (1, 2, 3) in the current one.
+
+    Format 1 had the wall-clock fields at the top level (``wall_s``,
+    ``speedup``, ``host.finished_at``); format 2 gave alarm values in wire
+    counts and some events as raw code, a and b (:mod:`hil.output.events`).
+
+    Raises:
+        ValueError: not a record, or of a format newer than this harness's.
+    """
+    version = rec.get("record_version") if isinstance(rec, dict) else None
+    if version not in range(1, RECORD_VERSION + 1):
+        raise ValueError(f"record format {version!r}: this harness reads formats 1 to {RECORD_VERSION}")
+    out = dict(rec)
+    if version == 1:
+        host = dict(out.get("host") or {})
+        out["timing"] = {"started_at": None, "finished_at": host.pop("finished_at", None),
+                         "wall_s": out.pop("wall_s", None), "speedup": out.pop("speedup", None)}
+        out["host"] = host
+        out.setdefault("trace", None)
+    if version < 3:
+        events = out.get("events") or []
+        period = ((out.get("firmware") or {}).get("period_ms") or 0) / 1000.0 or period_of(events)
+        out["events"] = [from_format2(e, period) for e in events]
+    out["record_version"] = RECORD_VERSION
+    return out
+
+
+def read_record(path: Path) -> dict[str, Any]:
+    """A record file (``<name>.json``) of any format, in the current format."""
+    return upgrade_record(json.loads(Path(path).read_text()))
 
 
 def write_record(r: ScenarioResult, out_dir: Path) -> Path:

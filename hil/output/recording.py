@@ -13,6 +13,12 @@ A recording holds, in one gzip'd JSON-lines file:
   read timed out), and each reopening of the port;
 * a footer: the outcome, a digest of the run's time line, and the checks.
 
+Versions: 1, and 2 from record format 3 on (its footer's checks quote
+alarm values in physical units). The digest of the time line is taken
+over its entries as record format 2 wrote them (:func:`timeline_digest`),
+so it does not change with the record format, and a recording of either
+version replays.
+
 Replay runs the same scenario through the same harness code (plant,
 scripted operator, steps, closed loop, expectations) with the board
 replaced by the recording: each read returns what the board answered
@@ -39,11 +45,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from hil.transport import frames
+from hil.output.events import period_of, to_format2
+from hil.transport import contract, frames
 from hil.transport.link import Link
 
 FORMAT = "hil-recording"
-VERSION = 1
+VERSION = 2
+READS = (1, 2)      # the versions read_recording (and so replay) takes
 P = frames.P
 
 
@@ -51,9 +59,18 @@ class ReplayMismatch(AssertionError):
     """The replayed host did something other than the recorded one."""
 
 
-def timeline_digest(events: list[dict[str, Any]]) -> str:
-    """A digest of a run's time line (its events, in order)."""
-    return hashlib.sha256(json.dumps(events, sort_keys=True, default=str).encode()).hexdigest()
+def timeline_digest(events: list[dict[str, Any]], period_s: float | None = None) -> str:
+    """A digest of a run's time line (its events, in order), each entry as
+    record format 2 wrote it (:func:`hil.output.events.to_format2`): the
+    same run has the same digest whatever the record format.
+
+    Args:
+        events: the time line's entries (each with ``t_s`` and ``tick``).
+        period_s: the control period; default: found from the entries.
+    """
+    period = period_s if period_s is not None else period_of(events)
+    canonical = [to_format2(e, period) for e in events]
+    return hashlib.sha256(json.dumps(canonical, sort_keys=True, default=str).encode()).hexdigest()
 
 
 class Recorder:
@@ -118,8 +135,9 @@ def read_recording(path: Path) -> tuple[dict[str, Any], Iterator[list[Any]], Cal
         raise ValueError(f"{path}: not a recording ({e})") from None
     if header.get("format") != FORMAT:
         raise ValueError(f"{path}: not a recording (format {header.get('format')!r})")
-    if header.get("version") != VERSION:
-        raise ValueError(f"{path}: recording version {header.get('version')}, this tool reads {VERSION}")
+    if header.get("version") not in READS:
+        raise ValueError(f"{path}: recording version {header.get('version')}, this tool reads "
+                         f"{', '.join(map(str, READS))}")
     footer: dict[str, Any] = {}
 
     def entries() -> Iterator[list[Any]]:
@@ -147,9 +165,10 @@ def _first_difference(a: bytes, b: bytes) -> str:
     else:
         i = min(len(a), len(b))
     where = f"byte {i}"
-    if len(a) > 16 and a[2] == P.T_STEP and 16 <= i < len(a) - 4:
-        k, ch = divmod(i - 16, 10)
-        where += f" (STEP sample {k}, channel {('p_access', 'p_pre', 'p_return', 'q_blood', 'flags')[ch // 2]})"
+    head = P.HEADER_LEN + P.STEP_HEAD
+    if len(a) > head and a[2] == P.T_STEP and head <= i < len(a) - P.TRAILER_LEN:
+        k, ch = divmod(i - head, frames.SAMPLE_BYTES)
+        where += f" (STEP sample {k}, channel {contract.SENSOR_CHANNELS[ch // 2]})"
     return where
 
 

@@ -19,6 +19,9 @@ from hil.transport import frames
 from hil.run.therapy import TherapyResult, plan_dict
 
 C = frames.C
+# 2: events in physical units, an alarm's value with its "value_unit"
+#    (as scenario records of format 3; hil/output/events.py).
+REPORT_VERSION = 2
 CYTOKINES = ("IL-6", "TNF-a", "IL-1b", "IL-10")
 REPORTED = ("IL-6", "TNF-a", "IL-10")
 
@@ -90,6 +93,7 @@ def summarise(result: TherapyResult) -> dict[str, Any]:
     hello = result.hello
     fs = result.final_status
     return {
+        "report_version": REPORT_VERSION,
         "firmware": {"implementation": hello.get("implementation"), "version": hello.get("version"),
                      "firmware_version": hello.get("firmware"), "board": hello.get("board"),
                      "hal": hello.get("hal"), "protocol": hello.get("protocol")},
@@ -106,7 +110,8 @@ def summarise(result: TherapyResult) -> dict[str, Any]:
                        "flow_time_s_by_cartridge": {str(k): round(v * result.period_s, 1)
                                                     for k, v in sorted(result.flow_ticks_by_cartridge.items())}},
         "anticoagulation": {"aptt_s_mean_running": round(float(aptt[len(aptt) // 10:].mean()), 2),
-                            "bolus_total_u": fs.bolus_total, "final_rate_u_h": fs.heparin / 10.0},
+                            "bolus_total_u": fs.bolus_total_u,
+                            "final_rate_u_h": fs.heparin_u_h},
         "alarm_counts": counts,
         "firmware_diag": result.diag,
         "events": result.events,

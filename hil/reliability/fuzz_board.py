@@ -74,7 +74,7 @@ class BoardSession:
     def _stop_board(self) -> None:
         if self.tap is not None:
             self.tap.stop()
-            self.frames_in += len(self.tap.frames)
+            self.tally["frames_received"] += len(self.tap.frames)
         if self.link is not None:
             self.link.close()
         if self.vb is not None:
@@ -82,7 +82,7 @@ class BoardSession:
         self.vb = self.link = self.tap = None
 
     def _restart(self, why: str) -> None:
-        self.restarts += 1
+        self.tally["restarts"] += 1
         self.recoveries[why] = self.recoveries.get(why, 0) + 1
         self._stop_board()
         self._start_board()
@@ -90,7 +90,7 @@ class BoardSession:
     def _write(self, data: bytes) -> None:
         assert self.link is not None
         self.link.write(data)
-        self.bytes_sent += len(data)
+        self.tally["bytes_sent"] += len(data)
 
     def _request(self, ftype: int, payload: bytes = b"", timeout_s: float = 10.0) -> Frame:
         assert self.tap is not None
@@ -148,7 +148,7 @@ class BoardSession:
             raise CampaignError(f"unexpected set-up state: {st}")
         self.baseline = st
         self.gen.tick = st.tick
-        self.gen.flow_set_ml = st.flow_set // 10
+        self.gen.flow_set_ml = round(st.flow_set_ml_min)
         assert self.vb is not None and self.vb.proc is not None
         self.pid = self.vb.proc.pid
 

@@ -210,7 +210,7 @@ class Generator:
             ftype = P.T_STEP
             k = rng.choice((rng.randint(1, 7), P.STEP_HEAD, rng.randint(9, 17),
                             P.STEP_HEAD + 10 * rng.randint(1, 50) + rng.randint(1, 9)))
-            body = self.step_payload(max(0, (k - P.STEP_HEAD) // 10) + 1)
+            body = self.step_payload(max(0, (k - P.STEP_HEAD) // P.SAMPLE_BYTES) + 1)
             payload = (body + self.clean(k))[:k]
             reasons = (P.N_LENGTH, P.N_PAYLOAD) if k == P.STEP_HEAD else (P.N_LENGTH,)
         elif r < 0.75:
@@ -362,8 +362,8 @@ class Generator:
             if r < 0.8:
                 n = rng.randint(MAX_STEP_LEN + 1, 0xFFFF)
             else:
-                n = P.STEP_HEAD + 10 * rng.randint(P.MAX_SAMPLES + 1, (0xFFFF - P.STEP_HEAD) // 10)
-            tail = self.step_payload(rng.randint(1, 6), count=(n - P.STEP_HEAD) // 10)
+                n = P.STEP_HEAD + P.SAMPLE_BYTES * rng.randint(P.MAX_SAMPLES + 1, (0xFFFF - P.STEP_HEAD) // P.SAMPLE_BYTES)
+            tail = self.step_payload(rng.randint(1, 6), count=(n - P.STEP_HEAD) // P.SAMPLE_BYTES)
             data = raw_frame(P.T_STEP, seq, tail, length=n)[:8] + tail
         return Case("", data, [_nak(seq, P.N_LENGTH)], {seq})
 

@@ -6,6 +6,7 @@ with an example."""
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 import random
 import sys
 import time
@@ -28,6 +29,10 @@ from hil.reliability.fuzz_oracle import (
 from hil.board.virtual import VirtualBoard
 
 P, C = frames.P, frames.C
+
+# Counts kept in Campaign.tally and written to fuzz.json under these names.
+TALLIES = ("windows", "probes", "status_requests", "slow_answers", "stray_naks", "restarts",
+           "restores_by_command", "bytes_sent", "frames_received")
 
 Changed = tuple[Status | None, int, int]   # status block, events, index of the case (-1: none)
 
@@ -77,18 +82,10 @@ class Campaign(BoardSession):
         self.examples: dict[str, list[dict[str, Any]]] = {k: [] for k in FAILURES}
         self.by_category = {c: 0 for c in CATEGORIES}
         self.fail_by_category: dict[str, dict[str, int]] = {}
-        self.inputs = 0
-        self.windows = 0
-        self.probes = 0
-        self.syncs = 0
-        self.slow_syncs = 0
-        self.stray_naks = 0
-        self.restarts = 0
+        # The campaign's running counts, by their names in fuzz.json (TALLIES).
+        self.tally: Counter[str] = Counter()
         self.recoveries: dict[str, int] = {}
-        self.restores = 0
         self.answers_required = {"replies": 0, "naks": 0}
-        self.bytes_sent = 0
-        self.frames_in = 0
         self.rss: list[int] = []
         self.rss_start: int | None = None
         self.rss_end: int | None = None
@@ -108,7 +105,7 @@ class Campaign(BoardSession):
             return
         upto = cases if at is None else cases[:at + 1]
         seq_hex = b"".join(c.data for c in upto).hex()
-        item: dict[str, Any] = {"detail": detail, "inputs_before": self.inputs,
+        item: dict[str, Any] = {"detail": detail, "inputs_before": self.tally["inputs"],
                                 "categories": [c.category for c in upto][-40:]}
         if at is not None and 0 <= at < len(cases):
             item["category"] = cases[at].category
@@ -133,8 +130,8 @@ class Campaign(BoardSession):
         tap = self.tap
         if probe:
             time.sleep(self.quiet_s)
-            self.probes += 1
-        self.syncs += 1
+            self.tally["probes"] += 1
+        self.tally["status_requests"] += 1
         s1 = self.gen.fresh()
         sent = [s1]
         self.cur_sync = set(sent)
@@ -164,7 +161,7 @@ class Campaign(BoardSession):
                 self.next_ignore.update(sent)
                 last = i
             if tap.frames[i].seq == s1 and tap.times[i] - t0 <= self.deadline_s:
-                self.slow_syncs += 1
+                self.tally["slow_answers"] += 1
                 return last, None
             self.recoveries[name] = self.recoveries.get(name, 0) + 1
             return last, "hang"
@@ -175,7 +172,7 @@ class Campaign(BoardSession):
         assert self.tap is not None and self.baseline is not None
         tap = self.tap
         expects = self._expects_of(cases)
-        before = self.inputs
+        before = self.tally["inputs"]
         probe = before // self.probe_every != (before + len(cases)) // self.probe_every
         start = tap.mark()
         failure: str | None
@@ -184,7 +181,7 @@ class Campaign(BoardSession):
             end, failure = self._sync(start, probe)
         except LinkError:
             end, failure = None, "crash"
-        self.inputs += len(cases)
+        self.tally["inputs"] += len(cases)
         for c in cases:
             self.by_category[c.category] += 1
         seq_case = {}
@@ -256,7 +253,7 @@ class Campaign(BoardSession):
                            f"{due.describe()} was due", cases, due.case)
                 return
             if f.ftype == P.T_NAK and (not f.payload or f.payload[0] != P.N_HEADER):
-                self.stray_naks += 1
+                self.tally["stray_naks"] += 1
                 return
             what = (f"NAK reason {f.payload[0]} (reserved, never sent)" if f.ftype == P.T_NAK
                     else f"frame type 0x{f.ftype:02x}")
@@ -311,10 +308,10 @@ class Campaign(BoardSession):
             st = self._status().status
             if (st.flow_set != self.baseline.flow_set
                     and dataclasses.replace(st, flow_set=self.baseline.flow_set) == self.baseline):
-                self._cmd(C.CMD_SET_FLOW, self.baseline.flow_set // 10)
+                self._cmd(C.CMD_SET_FLOW, round(self.baseline.flow_set_ml_min))
                 r = self._status()
                 if r.status == self.baseline and not r.events:
-                    self.restores += 1
+                    self.tally["restores_by_command"] += 1
                     return
         except (CampaignError, LinkError, frames.FrameError):
             pass
@@ -335,24 +332,24 @@ class Campaign(BoardSession):
             self._start_board()
             self.rss_start = rss_kb(self.pid)
             next_note = 10_000
-            while self.inputs < self.target:
-                self.windows += 1
+            while self.tally["inputs"] < self.target:
+                self.tally["windows"] += 1
                 self.ignore, self.next_ignore = self.next_ignore, set()
                 self.gen.new_window(self.ignore)
                 cases: list[Case] = []
-                while (len(cases) < self.window and self.inputs + len(cases) < self.target
+                while (len(cases) < self.window and self.tally["inputs"] + len(cases) < self.target
                        and self.gen.room() > SEQ_RESERVE + 12):
                     cases.append(self.gen.make(self.rng.choices(names, weights)[0]))
                 self._run_window(cases)
-                if self.inputs // self.probe_every != (self.inputs - len(cases)) // self.probe_every:
+                if self.tally["inputs"] // self.probe_every != (self.tally["inputs"] - len(cases)) // self.probe_every:
                     r = rss_kb(self.pid)
                     if r is not None:
                         self.rss.append(r)
-                if self.progress and self.inputs >= next_note:
+                if self.progress and self.tally["inputs"] >= next_note:
                     next_note += 10_000
                     el = time.monotonic() - t0
                     fails = ", ".join(f"{k} {v}" for k, v in self.counts.items() if v)
-                    print(f"fuzz: {self.inputs:,} inputs, {self.inputs / el:,.0f}/s"
+                    print(f"fuzz: {self.tally['inputs']:,} inputs, {self.tally['inputs'] / el:,.0f}/s"
                           + (f"; {fails}" if fails else ""), file=sys.stderr, flush=True)
             self.rss_end = rss_kb(self.pid)
         finally:
@@ -363,30 +360,22 @@ class Campaign(BoardSession):
     def result(self, wall: float) -> dict[str, Any]:
         rss = [r for r in self.rss + [self.rss_start, self.rss_end] if r is not None]
         return {
-            "inputs": self.inputs,
+            "inputs": self.tally["inputs"],
             "seed": self.seed,
             "board": self.board,
             "firmware": str(self.firmware) if self.firmware else "firmware/ (compiled with mpy-cross)",
             "wall_s": round(wall, 2),
-            "inputs_per_s": round(self.inputs / wall, 1) if wall > 0 else None,
+            "inputs_per_s": round(self.tally["inputs"] / wall, 1) if wall > 0 else None,
             "by_category": self.by_category,
-            "windows": self.windows,
-            "probes": self.probes,
+            **{k: self.tally[k] for k in TALLIES},
             **self.counts,
             "ok": not any(self.counts.values()),
             "failures_by_category": self.fail_by_category,
             "rss_kb_start": self.rss_start,
             "rss_kb_end": self.rss_end,
             "rss_kb_max": max(rss) if rss else None,
-            "status_requests": self.syncs,
-            "slow_answers": self.slow_syncs,
-            "stray_naks": self.stray_naks,
-            "restarts": self.restarts,
             "recoveries": self.recoveries,
-            "restores_by_command": self.restores,
             "answers_required": self.answers_required,
-            "bytes_sent": self.bytes_sent,
-            "frames_received": self.frames_in,
             "setup_state": status_dict(self.baseline),
             "examples": {k: v for k, v in self.examples.items() if v},
             "settings": {"window": self.window, "probe_every": self.probe_every,

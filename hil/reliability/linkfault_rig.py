@@ -14,6 +14,7 @@ from pathlib import Path
 
 from hil.transport import frames
 from hil.transport.client import BoardClient, BoardError
+from hil.transport.contract import command_arg
 from hil.transport.faultlink import FaultyLink
 from hil.board.firmware import FIRMWARE_DIR
 from hil.transport.link import LinkError, SerialLink
@@ -175,7 +176,7 @@ class Rig:
         high = (s.latched | s.active) & high_alarm_mask()
         if high:
             r.pump_with_high_alarm.append(
-                f"t={tick * PERIOD_S:.1f} s: pump {s.pump / 10:g} mL/min in {s.state_name} with high "
+                f"t={tick * PERIOD_S:.1f} s: pump {s.pump_ml_min:g} mL/min in {s.state_name} with high "
                 f"alarms {[C.ALARM_NAMES[i] for i in range(len(C.ALARM_NAMES)) if high >> i & 1]}")
 
     def advance(self, end: int) -> None:
@@ -266,14 +267,14 @@ class Rig:
         elif probe == "set_flow":
             flow = rng.choice((180, 200, 220, 250))
             reply = loop.command(C.CMD_SET_FLOW, flow)
-            if reply.result == C.OK and reply.status.flow_set != flow * 10:
+            if reply.result == C.OK and reply.status.flow_set_ml_min != flow:
                 self.watch.disagreement.append(f"set_flow {flow} answered ok, flow set point "
-                                               f"{reply.status.flow_set / 10:g}")
+                                               f"{reply.status.flow_set_ml_min:g}")
         elif probe == "aptt":
             # A lab result entered. Acted on twice (a lost reply, a resend
             # taken for a new command), a low one would give its bolus
             # twice: the host's bolus accounting (check_events) sees that.
-            loop.command(C.CMD_APTT, max(100, min(2000, round(self.plant.true_aptt() * 10))))
+            loop.command(C.CMD_APTT, command_arg(C.CMD_APTT, max(10.0, min(200.0, self.plant.true_aptt()))))
         elif probe == "pause_resume" and s.state == C.RUNNING:
             loop.command(C.CMD_PAUSE)
             loop.command(C.CMD_RESUME)

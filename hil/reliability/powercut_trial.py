@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from hil.transport import frames
+from hil.transport import contract
 from hil.transport.client import BoardClient, BoardError, BoardReset
 from hil.board.firmware import board_config_path
 from hil.transport.link import Link, SerialLink
@@ -132,7 +133,7 @@ class Campaign(CutChecks):
 
         cfg = json.loads(board_config_path("virtual").read_text())
         self.period_s = cfg["period_ms"] / 1000.0
-        self.flowing = cfg["therapy"]["flowing_ml_min"] * 10
+        self.flowing = contract.CHANNEL["q_blood"].wire(cfg["therapy"]["flowing_ml_min"])
         self.cut: dict[str, Any] | None = None     # what on_cut saw
         self.armed = False
         self.air_trips = 0

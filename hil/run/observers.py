@@ -34,9 +34,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+# A firmware event as a record entry, in physical units (re-exported).
+from hil.output.events import fw_event_record
 from hil.transport import frames
-
-C = frames.C
 
 KINDS = ("hello", "status", "event", "boot", "note", "step", "trace", "end")
 
@@ -120,33 +120,6 @@ class Progress:
 
     def on_step(self, tick: int, end_tick: int) -> None:
         self.progress(tick * self.period_s, end_tick * self.period_s)
-
-
-def fw_event_record(e: frames.Event, period_s: float) -> dict[str, Any]:
-    """A firmware event as a report entry."""
-    t = round(e.tick * period_s, 3)
-    if e.kind == C.EV_STATE:
-        return {"t_s": t, "type": "state", "to": C.STATE_NAMES[e.code], "from": C.STATE_NAMES[e.a]}
-    if e.kind in (C.EV_ALARM_ON, C.EV_ALARM_OFF, C.EV_ALARM_ACK):
-        kind = {C.EV_ALARM_ON: "alarm", C.EV_ALARM_OFF: "alarm_clear", C.EV_ALARM_ACK: "alarm_ack"}[e.kind]
-        rec: dict[str, Any] = {"t_s": t, "type": kind, "alarm": C.ALARM_NAMES[e.code],
-                               "priority": C.PRIO_NAMES[e.a]}
-        if e.kind == C.EV_ALARM_ON:
-            rec["value"] = e.b
-        return rec
-    if e.kind == C.EV_EXCHANGE_DUE:
-        return {"t_s": t, "type": "cartridge_exchange_due", "cartridge": e.code,
-                "flow_time_s": round(e.b * period_s, 3)}
-    if e.kind == C.EV_HEPARIN:
-        return {"t_s": t, "type": "heparin", "table_row": e.code, "bolus_u": e.a,
-                "rate_u_h": e.b / 10.0}
-    if e.kind == C.EV_APTT:
-        return {"t_s": t, "type": "aptt_entered", "aptt_s": e.b / 10.0}
-    if e.kind == C.EV_PRIMED:
-        return {"t_s": t, "type": "primed", "volume_ml": e.b}
-    if e.kind == C.EV_CARTRIDGE:
-        return {"t_s": t, "type": "cartridge_installed", "cartridge": e.code}
-    return {"t_s": t, "type": e.kind_name, "code": e.code, "a": e.a, "b": e.b}
 
 
 __all__ = ["KINDS", "Observers", "Progress", "fw_event_record"]

@@ -11,6 +11,7 @@ from typing import Any, Callable
 
 from hil.transport import frames
 from hil.transport.frames import Event
+from hil.scenario.actions import ACTIONS
 
 C = frames.C
 
@@ -45,9 +46,10 @@ class FaultStep:
 
     Attributes:
         t_s: when, in virtual seconds from the start of the run.
-        fault: ``access_occlusion`` (value 0..1), ``air`` (value: seconds of
-            air at the detector) or ``clot_boost`` (value: extra clot growth
-            factor).
+        fault: a plant fault step of one value (:data:`FAULTS`), as in a
+            scenario: ``access_occlusion`` (value 0..1), ``air`` (value:
+            seconds of air at the detector), ``clotting`` (value: extra clot
+            growth factor; also by its old name ``clot_boost``).
         value: the fault's size.
     """
 
@@ -62,7 +64,9 @@ class FaultStep:
             raise ValueError(f"fault time {self.t_s} s is negative")
 
 
-FAULTS = ("access_occlusion", "air", "clot_boost")
+# The plant fault steps that take one value (hil/scenario/actions.py), and an old name.
+FAULTS = (*(a.name for a in ACTIONS.values() if a.group == "plant" and a.value and a.value.type != "flag"),
+          "clot_boost")
 
 
 @dataclass(order=True)
@@ -233,12 +237,13 @@ class ScriptedOperator:
                          "cartridge": self.loop.status.cartridge})
         return result
 
+    @property
+    def plant(self) -> Any:
+        return self.loop.plant
+
     def _do_fault(self, f: FaultStep) -> None:
-        faults = self.loop.plant.faults
-        if f.fault == "air":
-            faults.air_ticks_remaining = max(1, round(f.value / self.period_s))
-        else:
-            setattr(faults, f.fault, float(f.value))
+        # Applied as the scenario step of that name is: this is the run it acts on.
+        ACTIONS["clotting" if f.fault == "clot_boost" else f.fault].apply(self, {"value": float(f.value)})
         self.record({"type": "fault", "fault": f.fault, "value": f.value})
 
     def _do_acknowledge(self, _: Any) -> None:

@@ -146,12 +146,12 @@ class ScenarioSkipped(Exception):
 def _board_config(sc: Scenario, opts: RunOptions, tmp: Path) -> Path:
     """The virtual board's config: the named one, with the scenario's
     anticoagulation table if it asks for another."""
-    from hil.board.firmware import board_config_path
+    from hil.board.firmware import board_config_path, resolve_board_config
 
     path = board_config_path(opts.board or sc.board.config)
     if sc.device.anticoagulation is None:
         return path
-    cfg = json.loads(path.read_text())
+    cfg = resolve_board_config(path)
     if cfg.get("anticoagulation") == sc.device.anticoagulation:
         return path
     cfg["anticoagulation"] = sc.device.anticoagulation
@@ -264,13 +264,15 @@ class ScenarioRun:
         sc, opts = self.sc, self.opts
         port = opts.port or sc.board.port
         self.session = session = Session(self._provider(port, tmp), timeout_s=self.timeout,
-                                         observers=self.bus)
+                                         observers=self.bus, device=sc.device.cartridge)
         board = session.start_board()
         if "power" in sc.needs() and board.power is None:
             raise ScenarioSkipped(f"{sc.name} cuts the board's power: it needs a virtual board, "
                                   f"the harness cannot switch {port}")
         self._start_recorder()
         session.recorder = self.recorder
+        for o in opts.observers:   # before open(), so that they hear HELLO too
+            self.bus.subscribe(o)
         hello = self.result.hello = session.open()
         if session.free:
             why = refusal(sc, hello)
@@ -297,8 +299,6 @@ class ScenarioRun:
         bus.subscribe(event=op.on_event)
         if opts.progress is not None:
             bus.subscribe(Progress(opts.progress, period))
-        for o in opts.observers:
-            bus.subscribe(o)
         loop = session.start_loop(self._plant, self.max_batch, opts.speed, sleep=self.replay_link is None)
         if session.free:
             self.result.options["time_scale"] = loop.scale

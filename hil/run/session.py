@@ -4,7 +4,9 @@ A :class:`Session` takes a :class:`~hil.board.providers.BoardProvider` and build
 in order:
 
 1. the board (``provider.start()``): a virtual board, a board on a serial
-   port, or a recording;
+   port, or a recording; before it starts, the device preset is checked
+   against the board config's therapy limits (:func:`check_device_preset`),
+   so a mismatch fails before anything runs;
 2. the link stack (:class:`LinkStack`)::
 
        BoardClient -> [RecordingLink] -> FaultyLink -> board.connect()
@@ -18,6 +20,10 @@ in order:
    host) -> :class:`~hil.loop.closed.ClosedLoop` with a plant; ``clock: board``
    (it keeps its own time) -> :class:`~hil.loop.freerun.FreeRunningLoop`. A
    board whose HELLO lacks ``clock`` is judged by ``hal == "sim"``.
+
+The board config (the provider's, or the shipped one the board names in
+HELLO) gives the run its :class:`~hil.board.firmware.TherapyLimits`
+(``session.limits``, and ``loop.limits`` for the operator).
 
 Everything the run tells the world goes out on one
 :class:`~hil.run.observers.Observers` bus. :meth:`Session.drive` steps the loop
@@ -33,6 +39,8 @@ from dataclasses import fields
 from typing import Any
 
 from hil.transport import frames
+from hil.board.firmware import (BOARD_CONFIGS, ConfigError, DevicePresetMismatch, TherapyLimits,
+                                check_device_preset)
 from hil.board.providers import Board, BoardProvider
 from hil.transport.client import BoardClient, BoardError
 from hil.transport.faultlink import FaultyLink
@@ -40,6 +48,11 @@ from hil.transport.link import Link, LinkError
 from hil.run.observers import Observers
 
 P = frames.P
+
+
+class RunSetupError(BoardError, ValueError):
+    """The run cannot be built as asked: a malformed board config, or a
+    device preset that does not fit the board's therapy limits."""
 
 
 def board_clock(hello: dict[str, Any]) -> str:
@@ -121,11 +134,17 @@ class Session:
         timeout_s: the client's wait for one reply (wall clock).
         recorder: a :class:`~hil.output.recording.Recorder` to record the link.
         observers: the run's notification bus (default: a new one).
+        device: the host's device preset (``cytosorb``, ...), checked
+            against the board config before the board starts; without it,
+            the plant's adsorber is checked when the closed loop is built.
     """
 
     def __init__(self, provider: BoardProvider, *, timeout_s: float = 5.0, recorder: Any | None = None,
-                 observers: Observers | None = None) -> None:
+                 observers: Observers | None = None, device: str | None = None) -> None:
         self.provider = provider
+        self.device = device
+        self.device_checked = False
+        self.limits: TherapyLimits | None = None
         self.timeout_s = timeout_s
         self.recorder = recorder
         self.observers = observers if observers is not None else Observers()
@@ -139,11 +158,55 @@ class Session:
 
     # -- building ---------------------------------------------------------------
 
+    def board_config(self) -> str | None:
+        """The board config the board runs: the provider's (a virtual board),
+        else the shipped config the board names in HELLO; None if unknown."""
+        config = getattr(self.provider, "config", None)
+        if config:
+            return str(config)
+        name = self.hello.get("board")
+        shipped = isinstance(name, str) and name.replace("-", "").isalnum()
+        return name if shipped and (BOARD_CONFIGS / f"{name}.json").is_file() else None
+
+    def check_device(self, device: Any) -> None:
+        """Check a device preset (a name, or the plant's adsorber) against the
+        board config's therapy limits; nothing to check on an unknown board.
+
+        Raises:
+            RunSetupError: they do not fit, or the board config is malformed.
+        """
+        config = self.board_config()
+        if config is None:
+            return
+        try:
+            check_device_preset(device, config)
+        except (DevicePresetMismatch, ConfigError) as e:
+            raise RunSetupError(str(e)) from e
+        self.device_checked = True
+
     def start_board(self) -> Board:
-        """Start (or find) the board; nothing is opened yet."""
+        """Check the device preset, then start (or find) the board; nothing is
+        opened yet."""
         if self.board is None:
-            self.board = self.provider.start()
+            if self.device is not None:
+                self.check_device(self.device)
+            try:
+                self.board = self.provider.start()
+            except ConfigError as e:
+                raise RunSetupError(str(e)) from e
         return self.board
+
+    def _learn_board(self) -> None:
+        """After HELLO: the board's limits; the device preset if it could not
+        be checked before (a board on a port)."""
+        config = self.board_config()
+        if config is not None:
+            try:
+                self.limits = TherapyLimits.of(config)
+            except ConfigError as e:
+                raise RunSetupError(str(e)) from e
+        if self.device is not None and not self.device_checked:
+            self.check_device(self.device)
 
     def open(self) -> dict[str, Any]:
         """Board, link stack, client, HELLO; publish and return the HELLO."""
@@ -157,6 +220,7 @@ class Session:
             raise BoardError(f"the board on {board.port} speaks protocol {hello.get('protocol')}, "
                              f"this harness {P.VERSION}")
         self.hello = hello
+        self._learn_board()
         self.observers.hello(hello)
         return hello
 
@@ -173,17 +237,31 @@ class Session:
     @property
     def free(self) -> bool:
         """The board keeps its own time: no plant, a free-running loop."""
-        return self.clock == "board"
+        return self.clock == "board" and not self.pins
+
+    @property
+    def pins(self) -> bool:
+        """The board is an emulated Pico (``--board pico-emu``): it keeps its
+        own time, but the host holds that time and plays the plant at its
+        pins (:mod:`hil.loop.pins`)."""
+        return getattr(self.board, "emulator", None) is not None
 
     @property
     def period_s(self) -> float:
         return self.hello["period_ms"] / 1000.0
 
     def closed_loop(self, plant: Any, max_batch: int = P.MAX_SAMPLES) -> Any:
+        """The closed loop with ``plant``; its adsorber is checked against the
+        board's limits unless the session's device preset was."""
         from hil.loop.closed import ClosedLoop
 
+        adsorber = getattr(getattr(plant, "device", None), "adsorber", None)
+        if not self.device_checked and adsorber is not None:
+            self.check_device(adsorber)
         self.plant = plant
-        self.loop = ClosedLoop(self.client, plant, max_batch=max_batch, observers=self.observers)
+        kw = {"flowing_ml_min": self.limits.flowing_ml_min} if self.limits is not None else {}
+        self.loop = ClosedLoop(self.client, plant, max_batch=max_batch, observers=self.observers, **kw)
+        self.loop.limits = self.limits
         return self.loop
 
     def free_loop(self, speed: float | None = None, sleep: bool = True) -> Any:
@@ -191,12 +269,24 @@ class Session:
 
         self.loop = FreeRunningLoop(self.client, self.hello, speed=speed, sleep=sleep,
                                     observers=self.observers)
+        self.loop.limits = self.limits
+        return self.loop
+
+    def pin_loop(self, plant: Any) -> Any:
+        """The loop closed through an emulated Pico's pins, with ``plant``."""
+        from hil.loop.pins import PinLoop
+
+        self.plant = plant
+        self.loop = PinLoop(self.client, self.hello, plant, self.board, observers=self.observers)
+        self.loop.limits = getattr(self, "limits", None)
         return self.loop
 
     def start_loop(self, plant: Callable[[float], Any], max_batch: int = P.MAX_SAMPLES,
                    speed: float | None = None, sleep: bool = True) -> Any:
         """The loop the board's clock calls for: closed, with ``plant(period_s)``,
         or free running at ``speed``."""
+        if self.pins:
+            return self.pin_loop(plant(self.period_s))
         if self.free:
             return self.free_loop(speed, sleep)
         return self.closed_loop(plant(self.period_s), max_batch)
@@ -248,4 +338,4 @@ class Session:
         self.close()
 
 
-__all__ = ["LinkStack", "Session", "board_clock", "make_plant", "patient_params"]
+__all__ = ["LinkStack", "RunSetupError", "Session", "board_clock", "make_plant", "patient_params"]

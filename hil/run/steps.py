@@ -10,7 +10,7 @@ from typing import Any
 from hil.transport import frames
 from hil.scenario.timeline import Timeline
 from hil.run.observers import fw_event_record
-from hil.scenario import Scenario, Step
+from hil.scenario import ACTIONS, Scenario, Step
 
 C = frames.C
 NEVER = 1 << 62
@@ -56,7 +56,8 @@ class TimelineWriter:
 
 
 class StepRunner:
-    """Carries out a scenario's steps when their anchors have happened.
+    """Carries out a scenario's steps when their anchors have happened; it is
+    the ``run`` an action's ``apply(run, args)`` acts on.
 
     Args:
         sc: the scenario.
@@ -72,7 +73,7 @@ class StepRunner:
         self.session = session
         self.op = operator
         self.tl = tl
-        self.period = tl.period_s
+        self.period_s = tl.period_s
         self.pending = list(sc.steps)
         self.queue: list[tuple[int, int, Step]] = []
         self.seen_events = -1
@@ -103,85 +104,19 @@ class StepRunner:
         return C.RESULT_NAMES[self.loop.command(code, arg).result]
 
     def execute(self, s: Step) -> None:
+        """Carry a step out now, as its action declares (:mod:`hil.scenario.actions`)."""
         d = self.done[id(s)]
         d.tick = now = self.loop.tick
-        act = s.action
-        if act in _PLANT:
-            self._plant_fault(act, s.args)
-        elif act in ("link", "disconnect", "power_cut"):
-            d.note = getattr(self, "_" + act)(s.args, now) or ""
+        action = ACTIONS[s.action]
+        out = action.apply(self, s.args)
+        if action.answers:
+            d.result = out
         else:
-            d.result = self._operator(act, s.args)
+            d.note = out or ""
         if self.session.free and d.result is not None:
             # The board acted on it at the tick its reply names.
             d.tick = now = self.loop.tick
-        rec: dict[str, Any] = {"type": "step", "id": s.id, "action": act, "detail": s.describe()}
+        rec: dict[str, Any] = {"type": "step", "id": s.id, "action": s.action, "detail": s.describe()}
         if d.result is not None:
             rec["result"] = d.result
         self.session.observers.note(now, rec)
-
-    # -- kinds of action ------------------------------------------------------------
-
-    def _plant_fault(self, act: str, a: dict[str, Any]) -> None:
-        from host.sensors import SensorFault
-
-        f = self.plant.faults
-        if act == "clotting":
-            f.clot_boost = a["value"]
-        elif act == "access_occlusion":
-            f.access_occlusion = a["value"]
-        elif act == "air":
-            f.air_ticks_remaining = max(1, round(a["value"] / self.period))
-        elif act == "sensor":
-            if a["kind"] == "clear":
-                f.sensor.pop(a["channel"], None)
-            else:
-                f.sensor[a["channel"]] = SensorFault(a["kind"], a["value"])
-        elif act == "clear_faults":
-            f.access_occlusion = 0.0
-            f.clot_boost = 0.0
-            f.air_ticks_remaining = 0
-            f.sensor.clear()
-
-    def _link(self, a: dict[str, Any], now: int) -> None:
-        self.session.link.arm(a)
-
-    def _disconnect(self, a: dict[str, Any], now: int) -> str:
-        self.session.link.reconnect()
-        n = max(1, round(a["value"] / self.period))
-        self.loop.add_outage(now + 1, now + 1 + n)
-        return f"link down for ticks {now + 1}..{now + n}"
-
-    def _power_cut(self, a: dict[str, Any], now: int) -> str:
-        # Without power the board drives nothing until it has booted.
-        self.tl.power_off(now, now + round(a["value"] / self.period))
-        notice = self.loop.power_cycle(self.session.board.power, a["value"])
-        return f"board back after {a['value']:g} s off; boot notice {notice}"
-
-    def _operator(self, act: str, a: dict[str, Any]) -> str | None:
-        if act == "hang":
-            return self.command(C.CMD_TEST_HANG, max(1, round(a["value"] / self.period)))
-        if act == "aptt":
-            return self.command(C.CMD_APTT, round(a["value"] * 10))
-        if act == "confirm_exchange":
-            if self.plant is not None:
-                return C.RESULT_NAMES[self.op.exchange()]
-            # No plant cartridge to change: the bench's is changed by hand.
-            return self.command(C.CMD_CONFIRM_EXCHANGE)
-        if act == "start":
-            result = self.command(C.CMD_START)
-            if result == "ok" and not self.op.connected and self.plant is not None:
-                self.plant.connect_patient()
-                self.op.connected = True
-            return result
-        if act in ("set_flow", "command"):
-            code = C.CMD_SET_FLOW if act == "set_flow" else C.CMD_NAMES.index(a["name"])
-            return self.command(code, a["value"] if act == "set_flow" else a["arg"])
-        if act in _SIMPLE:
-            return self.command(_SIMPLE[act])
-        return None
-
-
-_PLANT = ("clotting", "access_occlusion", "air", "sensor", "clear_faults")
-_SIMPLE = {"acknowledge": C.CMD_ACK_ALARMS, "audio_pause": C.CMD_AUDIO_PAUSE, "pause": C.CMD_PAUSE,
-           "resume": C.CMD_RESUME, "stop": C.CMD_STOP}

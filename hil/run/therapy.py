@@ -119,7 +119,9 @@ def run_therapy(plan: TherapyPlan,
     """
     bus = Observers()
     session = Session(provider_for(plan.port, plan.board, plan.heapsize, log=firmware_log,
-                                   heap_stats=plan.heap_stats), observers=bus)
+                                   heap_stats=plan.heap_stats), observers=bus, device=plan.device)
+    for o in observers:   # before open(), so that they hear HELLO too
+        bus.subscribe(o)
     with session:
         session.open()
         _refuse_free_running(session, session.board.port)
@@ -129,8 +131,6 @@ def run_therapy(plan: TherapyPlan,
         bus.subscribe(event=op.on_event)
         if progress is not None:
             bus.subscribe(Progress(progress, period_s))
-        for o in observers:
-            bus.subscribe(o)
         patient = patient_params(plan.operator.weight_kg, hours_since_onset=plan.hours_since_onset,
                                  k_pg=plan.severity_k_pg)
         plant = make_plant(patient, plan.device, plan.seed, period_s, plan.trace_every_s)

@@ -9,19 +9,23 @@ the key or value that is wrong, not at the start of the file.
 
 The package's parts: :mod:`~hil.scenario.source` (errors, located YAML,
 durations), :mod:`~hil.scenario.model` (anchors, steps, expectations,
-measurements, the scenario, the schema's names and units),
+measurements, the scenario, the schema's names),
+:mod:`~hil.scenario.actions` (every step action, declared once) and
+:mod:`~hil.scenario.quantities` (every measurable quantity, declared once),
 :mod:`~hil.scenario.reader` with :mod:`~hil.scenario.steps` and
 :mod:`~hil.scenario.checks` (validation). Everything is importable from
-``hil.scenario`` as before.
+``hil.scenario``.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from hil.scenario.actions import ACTIONS, COMMANDS, RESULTS, Action, Arg
 from hil.scenario.model import *  # noqa: F403 (the schema's names, as before the split)
 from hil.scenario.model import C  # noqa: F401
 from hil.scenario.model import __all__ as _model_all
+from hil.scenario.quantities import QUANTITIES, STATS, Quantity
 from hil.scenario.reader import _Reader, _tables  # noqa: F401
 from hil.scenario.source import (
     ScenarioError, Y, _kind, _located, _show, parse_duration, parse_yaml)  # noqa: F401
@@ -67,4 +71,5 @@ def discover(paths: list[str | Path] | None = None, root: Path | None = None) ->
     return out
 
 
-__all__ = [*_model_all, "ScenarioError", "Y", "discover", "load", "loads", "parse_duration", "parse_yaml"]
+__all__ = [*_model_all, "ACTIONS", "Action", "Arg", "COMMANDS", "QUANTITIES", "Quantity", "RESULTS", "STATS",
+           "ScenarioError", "Y", "discover", "load", "loads", "parse_duration", "parse_yaml"]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from hil.scenario.model import (
-    PRIORITY_NAMES, Expectation, Measurement, TRACE_UNITS, DERIVED, STATS, ALARM_NAMES, STATE_NAMES)
+from hil.scenario.model import PRIORITY_NAMES, Expectation, Measurement, ALARM_NAMES, STATE_NAMES
+from hil.scenario.quantities import QUANTITIES, STATS
 from hil.scenario.source import Y, _show
 
 
@@ -17,10 +17,7 @@ class _CheckReader:
     def expectation(self, y: Y, index: int) -> Expectation:
         kinds = ("alarm", "state", "pump_stopped", "no_alarm", "final_state")
         m = self.mapping(y, f"expectation {index}", kinds + ("priority", "within", "after", "from", "to", "name"))
-        present = [k for k in m if k in kinds]
-        if len(present) != 1:
-            raise self.err(y.line, f"expectation {index} must have exactly one of {', '.join(kinds)}")
-        kind = present[0]
+        kind = self.exactly_one(y, f"expectation {index}", "kind", kinds, m)
         w = f"expectation {index} ({kind})"
         kw: dict[str, Any] = {"kind": kind, "line": y.line}
         if "name" in m:
@@ -62,32 +59,30 @@ class _CheckReader:
                          ("name", "quantity", "limits"))
         name = self.text(m["name"], "measurement name")
         w = f"measurement '{name}'"
-        q = self.text(m["quantity"], "quantity", tuple(TRACE_UNITS) + tuple(DERIVED))
-        unit = TRACE_UNITS.get(q) or DERIVED[q][0]
+        q = self.text(m["quantity"], "quantity", tuple(QUANTITIES))
+        quantity = QUANTITIES[q]
+        unit = quantity.unit
         if "unit" in m:
             given = self.text(m["unit"], f"{w} unit")
             if given != unit:
                 raise self.err(m["unit"].line, f"{w}: quantity {q} is in {unit}, not {given}")
         kw: dict[str, Any] = {"name": name, "quantity": q, "unit": unit, "line": y.line}
         if "stat" in m:
-            if q not in TRACE_UNITS:
-                raise self.err(m["stat"].line, f"{w}: 'stat' applies to plant quantities only")
+            if quantity.source != "trace":
+                raise self.err(m["stat"].line, f"{w}: 'stat' applies to plant quantities only (those of "
+                               f"the plant's trace); {q} is measured from the {quantity.source}")
             kw["stat"] = self.text(m["stat"], "statistic", STATS)
         if "from" in m:
             kw["after"] = self.when(m["from"], f"{w} from")
         if "to" in m:
             kw["until"] = self.when(m["to"], f"{w} to")
-        needs = DERIVED[q][1] if q in DERIVED else None
+        needs = quantity.filter
         if "filter" in m:
             if needs is None:
                 raise self.err(m["filter"].line, f"{w}: quantity {q} takes no filter")
-            if needs == "alarm":
-                kw["filter"] = self.text(m["filter"], "alarm", ALARM_NAMES)
-            elif needs == "state":
-                kw["filter"] = self.text(m["filter"], "state", STATE_NAMES)
-            else:
-                kw["filter"] = self.anchor(m["filter"], f"{w} filter")
-        elif needs in ("state", "anchor"):
+            kw["filter"] = self.anchor(m["filter"], f"{w} filter") if needs == "anchor" else self.text(
+                m["filter"], needs, {"alarm": ALARM_NAMES, "state": STATE_NAMES}[needs])
+        elif quantity.filter_required:
             raise self.err(y.line, f"{w}: quantity {q} needs a 'filter' ({needs})")
         kw["low"], kw["high"] = self.limits(m["limits"], f"{w} limits")
         if "marginal" in m:

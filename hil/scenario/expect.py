@@ -20,7 +20,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from hil.transport import frames
-from hil.scenario import TRACE_UNITS, Expectation, Measurement, Step, When
+from hil.scenario import QUANTITIES, Expectation, Measurement, Step, When
+from hil.scenario.quantities import Value
 from hil.scenario.timeline import Timeline
 
 C = frames.C
@@ -211,104 +212,15 @@ def _window(m: Measurement, tl: Timeline) -> tuple[int | None, int | None]:
     return lo, hi
 
 
-_Value = tuple[float | None, int | None, str]
-
-
-def _trace_value(m: Measurement, tl: Timeline, lo: int, hi: int) -> _Value:
-    """A plant quantity's statistic over the window, from the trace."""
-    if not tl.trace_rows:
-        return None, hi, "no plant trace (the board reads its own sensors)"
-    col = tl.trace_columns.index(m.quantity)
-    t_lo, t_hi = tl.t(lo), tl.t(hi)
-    vals = [r[col] for r in tl.trace_rows if t_lo - 1e-9 <= r[0] <= t_hi + 1e-9]
-    if not vals:
-        return None, hi, f"no trace rows between t={t_lo:g} s and t={t_hi:g} s"
-    if m.stat == "last":
-        v = vals[-1]
-    elif m.stat == "first":
-        v = vals[0]
-    elif m.stat == "min":
-        v = min(vals)
-    elif m.stat == "max":
-        v = max(vals)
-    elif m.stat == "mean":
-        v = sum(vals) / len(vals)
-    else:
-        v = (vals[-1] - vals[0]) / vals[0] * 100.0 if vals[0] else float("nan")
-    return float(v), hi, f"{m.stat} of {len(vals)} trace rows"
-
-
-def _delay(m: Measurement, tl: Timeline, lo: int, hi: int) -> _Value:
-    # The filter names one occurrence on the run's time line, as an
-    # anchor does: 'alarm:X#2' is the 2nd raise of X in the run.
-    t = tl.anchor_tick(m.filter)
-    if t is None:
-        return None, hi, f"{m.filter} did not happen in the run"
-    if t < lo:
-        return None, hi, (f"{m.filter} happened at t={tl.t(t):g} s, before the window start "
-                          f"t={tl.t(lo):g} s ('#n' counts occurrences in the whole run)")
-    if t > hi:
-        return None, hi, f"{m.filter} happened at t={tl.t(t):g} s, after the window end t={tl.t(hi):g} s"
-    return tl.t(t - lo), t, f"{m.filter} at t={tl.t(t):g} s"
-
-
-def _state_time(m: Measurement, tl: Timeline, lo: int, hi: int) -> _Value:
-    total = 0
-    i = max(0, bisect.bisect_right(tl.status_ticks, lo) - 1)
-    ticks = tl.status_ticks[i:] + [hi]
-    for k, s in enumerate(tl.statuses[i:]):
-        a, b = max(ticks[k], lo), min(ticks[k + 1], hi)
-        if b > a and s.state_name == m.filter:
-            total += b - a
-            # Without power the board is in no state.
-            for off_a, off_b in tl.off_windows:
-                total -= max(0, min(b, off_b) - max(a, off_a))
-    return total * tl.period_s / 3600.0, hi, ""
-
-
-def measure_value(m: Measurement, tl: Timeline) -> tuple[float | None, int | None, str]:
-    """The value of a measurement, the tick it was decided at, and a note."""
+def measure_value(m: Measurement, tl: Timeline) -> Value:
+    """The value of a measurement, the tick it was decided at, and a note
+    (each quantity measures itself: :mod:`hil.scenario.quantities`)."""
     lo, hi = _window(m, tl)
     if lo is None:
         return None, tl.end_tick, f"the window start {m.after} never happened"
     if hi is None:
         return None, tl.end_tick, f"the window end {m.until} never happened"
-    q = m.quantity
-    if q in TRACE_UNITS:
-        return _trace_value(m, tl, lo, hi)
-    if q == "delay_s":
-        return _delay(m, tl, lo, hi)
-    if q == "state_time_h":
-        return _state_time(m, tl, lo, hi)
-    evs = [e for e in tl.events if lo <= e["tick"] <= hi]
-    if q == "alarm_count":
-        n = sum(1 for e in evs if e["type"] == "alarm" and (m.filter is None or e["alarm"] == m.filter))
-        return float(n), hi, ""
-    if q == "exchange_count":
-        return float(sum(1 for e in evs if e["type"] == "cartridge_exchange")), hi, ""
-    if q == "board_resets":
-        return float(sum(1 for e in evs if e["type"] == "boot")), hi, ""
-    if q == "exchange_flow_time_h":
-        due = [e for e in evs if e["type"] == "cartridge_exchange_due"]
-        if not due:
-            return None, hi, "no cartridge exchange fell due in the window"
-        return due[0]["flow_time_s"] / 3600.0, due[0]["tick"], f"cartridge {due[0]['cartridge']}"
-    if q == "link_resends":
-        return float(tl.counters.get("resends", 0)), hi, ""
-    s = tl.status_at(hi)
-    if s is None:
-        return None, hi, "no status from the board"
-    if q == "cartridges_used":
-        return float(s.cartridge), hi, ""
-    if q == "heparin_rate_u_h":
-        return s.heparin / 10.0, hi, ""
-    if q == "bolus_total_u":
-        return float(s.bolus_total), hi, ""
-    if q == "last_aptt_s":
-        return s.last_aptt / 10.0, hi, ""
-    if q == "pump_ml_min_fw":
-        return s.pump / 10.0, hi, ""
-    raise KeyError(q)
+    return QUANTITIES[m.quantity].measure(m, tl, lo, hi)
 
 
 def limits_text(m: Measurement) -> str:

@@ -1,5 +1,7 @@
 """The scenario's typed objects: time anchors, steps, expectations,
-measurements, the scenario, and the names and units the schema knows."""
+measurements, the scenario, and the names the schema knows (the step
+actions and the quantities have registries of their own:
+:mod:`hil.scenario.actions`, :mod:`hil.scenario.quantities`)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hil.transport import frames
+from hil.scenario.actions import ACTIONS
 
 C = frames.C
 
@@ -65,9 +68,6 @@ END = When(Anchor("end"))
 # -- the scenario ---------------------------------------------------------------
 
 SEVERITIES = {"mild": 0.25, "moderate": 0.45, "severe": 0.55, "septic_shock": 0.6}
-SENSOR_CHANNELS = ("p_access", "p_pre", "p_return", "q_blood", "flags")
-SENSOR_KINDS = ("stuck", "drift", "noise", "range")
-DIRECTIONS = ("to_board", "to_host", "both")
 OPERATOR_FIELDS: dict[str, type] = {
     "weight_kg": float, "aptt_every_h": float, "lab_turnaround_min": float,
     "start_delay_min": float, "exchange_delay_min": float, "ack_delay_min": float,
@@ -103,7 +103,8 @@ class BoardSpec:
 class Step:
     """One timed action.
 
-    ``action`` is one of :data:`STEP_ACTIONS`; ``args`` its parameters.
+    ``action`` is a name in :data:`~hil.scenario.actions.ACTIONS`; ``args``
+    its arguments, as that action declares them.
     """
 
     at: When
@@ -114,21 +115,7 @@ class Step:
     expect_result: str | None = None
 
     def describe(self) -> str:
-        a = self.args
-        if self.action in ("sensor",):
-            return f"sensor {a['channel']} {a['kind']}" + (f" {a['value']:g}" if "value" in a else "")
-        if self.action == "link":
-            size = {"delay": f"{a.get('delay_s', 0):g} s x{a['frames']} frame(s)",
-                    "noise": f"{a['frames']} byte(s)"}.get(a["fault"], f"{a['frames']} frame(s)")
-            return f"link {a['fault']} {size} {a['direction']}"
-        if self.action == "command":
-            return f"command {a['name']}" + (f" {a['arg']}" if a.get("arg") else "")
-        v = a.get("value")
-        if not isinstance(v, (int, float)) or isinstance(v, bool):
-            return self.action
-        unit = {"air": " s", "disconnect": " s", "power_cut": " s off", "hang": " s", "aptt": " s",
-                "set_flow": " mL/min", "clotting": "x clot growth", "access_occlusion": " occluded"}
-        return f"{self.action} {v:g}{unit.get(self.action, '')}"
+        return ACTIONS[self.action].describe(self.args)
 
 
 @dataclass(frozen=True)
@@ -207,57 +194,10 @@ class Scenario:
     def needs(self) -> set[str]:
         """What the scenario needs of the board: ``plant`` (sensor samples
         from the host), ``power`` (power control: a virtual board)."""
-        out: set[str] = set()
-        for s in self.steps:
-            if s.action in PLANT_ACTIONS or s.action == "disconnect":
-                out.add("plant")
-            if s.action == "power_cut":
-                out.add("power")
-        return out
-
-
-# -- the quantities a measurement may name ---------------------------------------
-
-TRACE_UNITS = {
-    "IL-6": "pg/mL", "TNF-a": "pg/mL", "IL-1b": "pg/mL", "IL-10": "pg/mL",
-    "heparin_u_ml": "U/mL", "aptt_s": "s", "q_blood_ml_min": "mL/min",
-    "p_access_mmhg": "mmHg", "p_pre_mmhg": "mmHg", "p_return_mmhg": "mmHg",
-    "clot_fraction": "1", "extraction_il6": "1", "cartridge_index": "1",
-    "cartridge_age_h": "h", "plasma_processed_l": "L", "pump_ml_min": "mL/min",
-    "heparin_u_h": "U/h", "connected": "1", "endotoxin_eu_ml": "EU/mL",
-}
-# Derived quantities: name -> (unit, what the filter names, description)
-DERIVED = {
-    "alarm_count": ("1", "alarm", "alarms raised in the window (filter: an alarm id)"),
-    "exchange_count": ("1", None, "cartridge exchanges confirmed in the window"),
-    "cartridges_used": ("1", None, "the board's cartridge number at the end of the window"),
-    "exchange_flow_time_h": ("h", None, "blood-flow time on the cartridge when its exchange fell due"),
-    "delay_s": ("s", "anchor", "time from the window start to the first 'filter' anchor"),
-    "state_time_h": ("h", "state", "time spent in a state within the window"),
-    "heparin_rate_u_h": ("U/h", None, "the infusion rate the board prescribes"),
-    "bolus_total_u": ("U", None, "heparin given as boluses since the last boot"),
-    "last_aptt_s": ("s", None, "the last aPTT entered on the board"),
-    "board_resets": ("1", None, "restarts of the board (power cuts, watchdog)"),
-    "link_resends": ("1", None, "frames the host had to send again"),
-    "pump_ml_min_fw": ("mL/min", None, "the pump rate the board commands"),
-}
-STATS = ("last", "first", "min", "max", "mean", "change_pct")
-
-# -- steps -----------------------------------------------------------------------
-
-PLANT_ACTIONS = ("clotting", "access_occlusion", "air", "sensor", "clear_faults")
-LINK_ACTIONS = ("link", "disconnect")
-BOARD_ACTIONS = ("power_cut", "hang")
-OPERATOR_ACTIONS = ("aptt", "confirm_exchange", "acknowledge", "audio_pause", "pause",
-                    "resume", "start", "stop", "set_flow", "command")
-STEP_ACTIONS = PLANT_ACTIONS + LINK_ACTIONS + BOARD_ACTIONS + OPERATOR_ACTIONS
-COMMANDS = tuple(n for n in C.CMD_NAMES if n)
-RESULTS = tuple(C.RESULT_NAMES)
+        return {need for s in self.steps for need in ACTIONS[s.action].needs}
 
 
 __all__ = [
     "STATE_NAMES", "ALARM_NAMES", "PRIORITY_NAMES", "EVENT_TYPES", "Anchor", "When", "START", "END",
-    "SEVERITIES", "SENSOR_CHANNELS", "SENSOR_KINDS", "DIRECTIONS", "OPERATOR_FIELDS", "Patient",
-    "Device", "BoardSpec", "Step", "Expectation", "Measurement", "Scenario", "TRACE_UNITS",
-    "DERIVED", "STATS", "PLANT_ACTIONS", "LINK_ACTIONS", "BOARD_ACTIONS", "OPERATOR_ACTIONS",
-    "STEP_ACTIONS", "COMMANDS", "RESULTS"]
+    "SEVERITIES", "OPERATOR_FIELDS", "Patient", "Device", "BoardSpec", "Step", "Expectation", "Measurement",
+    "Scenario"]

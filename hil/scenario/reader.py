@@ -43,6 +43,14 @@ class _Reader(_StepReader, _CheckReader):
                 raise self.err(y.line, f"{what} is missing the required key '{k}'")
         return y.value
 
+    def exactly_one(self, y: Y, what: str, noun: str, names: tuple[str, ...], m: dict[str, Y]) -> str:
+        """The one key of ``m`` among ``names``; an error if there are none or more."""
+        present = [k for k in m if k in names]
+        if len(present) != 1:
+            raise self.err(y.line, f"{what} must have exactly one {noun} ({', '.join(names)}), it has "
+                           f"{len(present) or 'none'}" + (f": {', '.join(present)}" if present else ""))
+        return present[0]
+
     def number(self, y: Y, what: str, lo: float | None = None, hi: float | None = None,
                integer: bool = False) -> float:
         v = y.value

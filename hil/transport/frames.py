@@ -3,15 +3,22 @@
 The byte layout is defined by ``firmware/protocol.py``; this module builds
 and parses frames with :mod:`struct` and :mod:`zlib`, independently of the
 firmware's own code, and both are checked against the same test vectors.
+
+Decoded frames keep the wire's integers (``status.pump`` in 0.1 mL/min) and
+offer their physical values, computed from the wire contract
+(:mod:`hil.transport.contract`): ``status.pump_ml_min``,
+``status.heparin_u_h``, ``event.fields(period_s)``.
 """
 
 from __future__ import annotations
 
 import struct
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from typing import Any
 
 from hil.board.firmware import firmware_module
+from hil.transport import contract
 
 P = firmware_module("protocol")
 C = firmware_module("codes")
@@ -28,7 +35,7 @@ REPLY_HEAD = struct.Struct(P.REPLY_HEAD_FMT)
 EVENT = struct.Struct(P.EVENT_FMT)
 CMD = struct.Struct(P.CMD_FMT)
 STEP_HEAD = struct.Struct("<IHH")
-SAMPLE_BYTES = 2 * P.SAMPLE_CHANNELS
+SAMPLE_BYTES = 2 * len(contract.SAMPLE)
 
 
 class FrameError(ValueError):
@@ -141,6 +148,31 @@ class Event:
     def kind_name(self) -> str:
         return C.EVENT_NAMES[self.kind] if self.kind < len(C.EVENT_NAMES) else f"kind{self.kind}"
 
+    @property
+    def record_type(self) -> str:
+        """The ``type`` of its record (``alarm``, ``cartridge_installed``, ...)."""
+        spec = contract.EVENTS.get(self.kind)
+        return spec.record if spec is not None else self.kind_name
+
+    def fields(self, period_s: float) -> dict[str, Any]:
+        """Its code, a and b in physical units, keyed as in records (the wire
+        contract): an alarm's ``value`` with its ``value_unit``, a heparin
+        change's ``rate_u_h``, ``flow_time_s``, ..."""
+        return contract.event_fields(self.kind, self.code, self.a, self.b, period_s)
+
+
+class _Physical:
+    """A status field in physical units, by the wire contract (read-only)."""
+
+    def __init__(self, wire_field: str) -> None:
+        self.field = wire_field
+        self.q = contract.STATUS[wire_field]
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        if obj is None:
+            return self
+        return self.q.physical(getattr(obj, self.field))
+
 
 @dataclass(frozen=True)
 class Status:
@@ -162,6 +194,18 @@ class Status:
     weight: int        # 0.1 kg
     events_dropped: int
 
+    # The same in physical units (hil.transport.contract.STATUS).
+    pump_ml_min = _Physical("pump")
+    flow_set_ml_min = _Physical("flow_set")
+    heparin_u_h = _Physical("heparin")
+    last_aptt_s = _Physical("last_aptt")
+    bolus_total_u = _Physical("bolus_total")
+    weight_kg = _Physical("weight")
+
+    def cartridge_used_s(self, period_s: float) -> float:
+        """Seconds of blood flow on this cartridge."""
+        return contract.STATUS["cartridge_used"].physical(self.cartridge_used, period_s)
+
     @property
     def clamp_open(self) -> bool:
         return bool(self.flags & P.F_CLAMP_OPEN)
@@ -174,6 +218,9 @@ class Status:
     def outputs(self) -> tuple[int, int, int, int]:
         """The actuator outputs: pump, clamp, heparin rate, bolus total."""
         return (self.pump, 1 if self.clamp_open else 0, self.heparin, self.bolus_total)
+
+
+assert [f.name for f in fields(Status)] == list(contract.STATUS), "the status block as in the contract"
 
 
 @dataclass

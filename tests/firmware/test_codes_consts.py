@@ -63,6 +63,20 @@ def _scan(root: Path = FIRMWARE) -> tuple[list[str], int]:
     return errors, checked
 
 
+def _unused(root: Path = FIRMWARE) -> list[str]:
+    # Private constants that their module never names again.
+    out = []
+    for path in sorted(root.rglob("*.py")):
+        if "__pycache__" in path.parts:
+            continue
+        text = path.read_text()
+        for no, line in enumerate(text.splitlines(), 1):
+            m = CONST.match(line)
+            if m and len(re.findall(rf"\b_{m.group(1)}\b", text)) < 2:
+                out.append(f"{path.relative_to(root.parent)}:{no}: _{m.group(1)}")
+    return out
+
+
 def test_every_private_code_constant_in_every_module_matches_codes() -> None:
     errors, checked = _scan()
     assert not errors, "\n".join(errors)
@@ -84,3 +98,27 @@ def test_the_scan_catches_wrong_values_and_unknown_codes(tmp_path: Path) -> None
         "firmware/hal/bad.py:3: _EV_NOPE looks like a code but codes.EV_NOPE does not exist",
         "firmware/hal/bad.py:4: _FAULT = 1, codes.RESET_FAULT = 2",
     ]
+
+
+def test_each_module_keeps_only_the_constants_it_uses() -> None:
+    unused = _unused()
+    assert not unused, "\n".join(unused)
+
+
+def test_const_comes_from_micropython_with_one_stand_in_for_cpython() -> None:
+    # No module carries its own fallback; under CPython the stand-in serves.
+    for path in sorted(FIRMWARE.rglob("*.py")):
+        text = path.read_text()
+        assert "def const" not in text, path
+        if "const(" in text:
+            assert "from micropython import const" in text, path
+    stand_in = ROOT / "hil" / "fakepico" / "micropython.py"
+    assert "def const(x)" in stand_in.read_text()
+
+
+def test_the_unused_check_finds_a_constant_never_used(tmp_path: Path) -> None:
+    fw = tmp_path / "firmware"
+    fw.mkdir()
+    (fw / "m.py").write_text("_AL_AIR = const(1)\n_AL_CLOT = const(8)\n_AL_AIRX = 2\n"
+                             "x = _AL_CLOT\n")
+    assert _unused(fw) == ["firmware/m.py:1: _AL_AIR"]

@@ -156,3 +156,23 @@ def test_alarm_priority_is_met_by_a_later_escalation_in_the_window() -> None:
     assert late.outcome == "fail" and late.decided_t_s == 400.0
     assert "priority medium, not high" in late.seen and "later" in late.seen and "t=700 s" in late.seen
     assert medium.outcome == "pass" and medium.decided_t_s == 100.0
+
+
+def test_status_and_event_quantities_measure_from_the_registry() -> None:
+    # At t=5 s the board runs (heparin 126 U/h, aPTT 70 s, bolus 1400 U, pump 200 mL/min);
+    # it is safe from t=10.1 s to t=200 s.
+    checks = _checks("measure:\n" + "".join(
+        f"  - {{name: {q}, quantity: {q}, to: 5 s, limits: [0, 10000]}}\n" for q in (
+            "heparin_rate_u_h", "last_aptt_s", "bolus_total_u", "pump_ml_min_fw", "cartridges_used")) +
+        "  - {name: alarms, quantity: alarm_count, limits: [0, 10]}\n"
+        "  - {name: no_flow, quantity: alarm_count, filter: no_flow, limits: [0, 10]}\n"
+        "  - {name: safe, quantity: state_time_h, filter: safe, limits: [0, 1]}\n"
+        "  - {name: resets, quantity: board_resets, limits: [0, 0]}\n"
+        "  - {name: due, quantity: exchange_flow_time_h, limits: [0, 30]}\n")
+    got = {c.name: (c.value, c.unit) for c in checks}
+    assert got["heparin_rate_u_h"] == (126.0, "U/h") and got["last_aptt_s"] == (70.0, "s")
+    assert got["bolus_total_u"] == (1400.0, "U") and got["pump_ml_min_fw"] == (200.0, "mL/min")
+    assert got["cartridges_used"] == (1.0, "1") and got["alarms"][0] == 1.0 and got["no_flow"][0] == 0.0
+    assert got["safe"] == (round(1899 * 0.1 / 3600, 6), "h") and got["resets"][0] == 0.0
+    due = checks[-1]
+    assert due.outcome == "fail" and "no cartridge exchange fell due" in due.seen

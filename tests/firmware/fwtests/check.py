@@ -32,3 +32,32 @@ def vectors():
 
 def unhex(s):
     return bytes(int(s[i:i + 2], 16) for i in range(0, len(s), 2))
+
+
+def rows(table):
+    # The rows of a flat table of three ints a row (states.TRANSITIONS), as tuples.
+    return [tuple(table[i:i + 3]) for i in range(0, len(table), 3)]
+
+
+def heap_growth(ctl, n, step):
+    # Runs step(k) for k = 0 .. n-1 (each a control tick of ctl) under
+    # micropython.heap_lock(), where any allocation raises MemoryError,
+    # draining the events as the host would. The MicroPython VM only.
+    # Returns how many bytes the heap grew by: 0 when nothing was kept.
+    import gc
+    import micropython
+    ev = ctl.events
+    ev.drop(ev.count)
+    gc.collect()
+    before = gc.mem_alloc()
+    micropython.heap_lock()
+    try:
+        k = 0
+        while k < n:
+            step(k)
+            if ev.count:
+                ev.drop(ev.count)
+            k += 1
+    finally:
+        micropython.heap_unlock()
+    return gc.mem_alloc() - before

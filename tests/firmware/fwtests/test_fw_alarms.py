@@ -89,3 +89,33 @@ def test_top_priority_is_the_highest_shown():
     assert al.top == C.PRIO_MEDIUM
     al.check(3, C.AL_AIR, True, 0)
     assert al.top == C.PRIO_HIGH
+
+
+def test_a_lasting_condition_counts_no_further_than_its_delay():
+    al, _ = make(3)
+    for t in range(1, 100):
+        al.check(t, C.AL_FLOW_LOW, True, 0)
+    assert al.is_set(C.AL_FLOW_LOW) and al.count[C.AL_FLOW_LOW] == 3
+    al.check(100, C.AL_FLOW_LOW, False, 0)
+    assert not al.is_set(C.AL_FLOW_LOW) and al.count[C.AL_FLOW_LOW] == 0
+
+
+def test_an_unanswered_alarm_is_raised_again_high_after_its_delay():
+    al, ev = make(3)
+    al.activate(1, C.AL_APTT_DUE, 9)            # raised directly, low
+    al.unanswered(2, C.AL_APTT_DUE, 9)
+    al.unanswered(3, C.AL_APTT_DUE, 9)
+    assert al.prio[C.AL_APTT_DUE] == C.PRIO_LOW
+    al.unanswered(4, C.AL_APTT_DUE, 9)
+    assert al.prio[C.AL_APTT_DUE] == C.PRIO_HIGH and al.top == C.PRIO_HIGH
+    assert not al.latched                       # an escalation does not latch
+    al.unanswered(5, C.AL_APTT_DUE, 9)          # raised once only
+    raised = []
+    for k in range(ev.count):
+        i = ev.peek(k)
+        if ev.buf[i + 1] == C.EV_ALARM_ON:
+            raised.append((ev.buf[i], ev.buf[i + 3]))
+    assert raised == [(1, C.PRIO_LOW), (4, C.PRIO_HIGH)]
+    # It ends at its escalated priority, and is low again next time.
+    al.deactivate(6, C.AL_APTT_DUE)
+    assert al.prio[C.AL_APTT_DUE] == C.PRIO_LOW and al.count[C.AL_APTT_DUE] == 0

@@ -10,7 +10,7 @@ import codes as C
 from check import board_config
 from controller import Controller
 from cutstorage import CutStorage
-from persist import ALARM_LOG, RECORD, Persistence
+from persist import ALARM_LOG, RECORD, Persistence, record
 from storage import FileStorage, MemoryStorage
 from test_fw_controller import Rig
 
@@ -67,7 +67,7 @@ def test_cut_inside_the_record_leaves_a_torn_temp_file_and_the_old_record_on_fla
         used_old = r.ctl.cart_used
         r.run(600)
         assert r.ctl.cart_used > used_old
-        new = json.dumps(r.ctl.record()).encode()
+        new = json.dumps(record(r.ctl)).encode()
         k = len(new) // 2
         cut = CutStorage(inner, k, die=_die)
         p = Persistence(cut, r.ctl)
@@ -99,7 +99,7 @@ def test_every_cut_point_of_a_record_write_keeps_the_previous_record():
     Persistence(base, r.ctl).save(True)
     old = base.files[RECORD]
     r.run(700)
-    new = json.dumps(r.ctl.record()).encode()
+    new = json.dumps(record(r.ctl)).encode()
     m = len(new)
     # Every byte count from none to all of them (all: written, not renamed).
     for k in list(range(0, m, 17)) + [1, m - 1, m]:
@@ -125,7 +125,7 @@ def test_cut_inside_the_alarm_log_keeps_the_new_record_and_the_old_log():
     r.p_acc = -2700
     r.run(10)
     assert r.ctl.state == C.SAFE
-    rec_new = json.dumps(r.ctl.record()).encode()
+    rec_new = json.dumps(record(r.ctl)).encode()
     # Enough for the record and its rename, then 3 bytes of the log.
     cut = CutStorage(store, len(rec_new) + 1 + 3, die=_die)
     try:

@@ -4,6 +4,7 @@
 import codes as C
 import names as N
 import states
+from check import rows
 from test_fw_controller import Rig
 
 
@@ -59,7 +60,7 @@ def fire(r, trigger):
 
 
 def test_every_transition_in_the_table():
-    for frm, trig, to in states.TRANSITIONS:
+    for frm, trig, to in rows(states.TRANSITIONS):
         r = in_state(frm)
         result = fire(r, trig)
         assert result in (None, C.OK), (frm, trig, result)

@@ -1,0 +1,289 @@
+"""The loop closed through the pins of an emulated Pico.
+
+The firmware on the emulated Pico (:mod:`hil.board.pico_boards`) is the
+one flashed to a real Pico, with the ``rp2`` HAL: it samples its ADC, counts
+flow-sensor pulses, reads the air detector, drives the pump PWM, the heparin
+step pulses and enable, and the clamp pin, on its own clock. Here the host
+plays the world around those pins, in virtual time, one control period at a
+time:
+
+- at each period boundary it reads the outputs (the pump's PWM duty, the
+  clamp pin, the heparin step pulses counted in the period just ended while
+  the enable pin was high), advances the plant one period with them, and
+  sets the inputs for the next period: the three pressures as ADC inputs
+  through the board config's calibration (what the firmware will compute
+  from them is the plant's reading), the air detector's level, and the flow
+  sensor's pulse rate;
+- the board's time runs only while the host lets it: between boundaries,
+  and while the host waits for a reply on the USB link (the link's reads
+  advance the same clock, so the plant keeps pace);
+- the host polls the board's status every ``poll_every`` periods (1 s by
+  default: a host at the bedside, and often enough for the board's link
+  supervision), at once when an output changed at the pins, and when a
+  step is due; the events the board reports carry their own ticks.
+
+Run ticks are host periods since the loop started (the plant's ticks); the
+board's event ticks are lined up with them by the offset seen at the first
+status after each boot, as :class:`~hil.loop.freerun.FreeRunningLoop`
+does. The same scenario and seed give the same run: nothing here reads the
+wall clock.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Callable
+from typing import Any
+
+from hil.board.pico_boards import adc_inputs
+from hil.board.pico_emu import NS
+from hil.loop.closed import BoardRun, LoopError
+from hil.run.observers import Observers
+from hil.transport import frames
+from hil.transport.client import BoardClient, BoardReset
+
+C = frames.C
+
+
+class PinLoop(BoardRun):
+    """Advance an emulated Pico and a plant together, through the pins.
+
+    Args:
+        client: protocol client of the board.
+        hello: the board's HELLO (``period_ms``).
+        plant: the plant; its tick 0 is now.
+        board: a started :class:`~hil.board.pico_boards.PicoEmuBoard`.
+        poll_every: periods between two status polls; the status is also
+            polled at the first boundary after the board changed an output
+            (so the time line has every change of outputs at its period), and
+            whenever a step is due.
+        flowing_threshold: plant flow (0.1 mL/min) counted as blood flowing.
+        observers: the run's bus (``event``, ``boot``, ``status``).
+    """
+
+    def __init__(self, client: BoardClient, hello: dict[str, Any], plant: Any, board: Any,
+                 poll_every: int = 10, flowing_threshold: int = 500,
+                 observers: Observers | None = None) -> None:
+        self.client = client
+        self.hello = hello
+        self.plant = plant
+        self.board = board
+        self.emu = board.emulator
+        self.cfg = cfg = board.config
+        self.period_ns = int(hello["period_ms"]) * 1_000_000
+        self.period_s = hello["period_ms"] / 1000.0
+        self.poll_every = max(1, int(poll_every))
+        self.flowing_threshold = flowing_threshold
+        pins = cfg["pins"]
+        cal = cfg["calibration"]
+        self.pins = pins
+        self._read = {"pins": [pins["clamp_open"], pins["heparin_enable"]],
+                      "pwm": [pins["pump_pwm"], pins["heparin_step"]], "log": True}
+        num, den = cal["pump_duty_per_flow"]
+        self._flow_per_duty = den / num / 10.0          # mL/min per duty_u16
+        self._u_per_step = 1.0 / cal["heparin_steps_per_u"]
+        self._hz_per_q = 1.0 / cal["flow_per_pulse_rate"]  # pulses/s per 0.1 mL/min
+        self._air = (cal["air_active_level"], 1 - cal["air_active_level"])
+        self._sent: dict[str, Any] = {}
+        self._pending: dict[str, Any] = {}
+        self.sample: tuple[int, ...] = (0, 0, 0, 0, 0)
+        # (tick, pump mL/min, clamp open, heparin enabled, step rate) at every change
+        self.pin_log: list[tuple[int, float, bool, bool, float]] = []
+        # The emulator's own log of the clamp, pump and heparin-enable pins, to
+        # the nanosecond: [ns, pin, level (-1 not driven), PWM duty or None];
+        # and the inputs the host changed: (ns, name, value).
+        self.pin_events: list[list[Any]] = []
+        self.input_events: list[tuple[int, str, Any]] = []
+        # Heparin step pulses the syringe got (enable high) in each period, by tick.
+        self.heparin_steps = array("H")
+        self._init_run(observers, None, None, None)
+        # The board's status as the run starts (its time still driven at rest).
+        reply = client.status()
+        self.offset = self.tick - reply.status.tick
+        self._take_reply(reply)
+        first = self.emu.command(watch=[pins["heparin_step"]], read=self._read,
+                                 log=[pins["clamp_open"], pins["pump_pwm"], pins["heparin_enable"]])
+        self.pin_events += first.get("log", [])
+        self.act = self._actuators(first)
+        self.outputs = self._outputs(first)
+        self.changed = False
+        self.next_boundary = self.t_start_ns = self.emu.t_ns
+        self.power_events: list[tuple[int, bool]] = []   # (ns, on) of every power switch
+        board.driver = self
+
+    # -- time -------------------------------------------------------------------
+
+    @property
+    def tick(self) -> int:
+        return self.plant.tick
+
+    def _status_seen(self) -> None:
+        self.observers.status(self.tick, self.status)
+
+    def _advance(self, until_ns: int, stop_output: bool) -> None:
+        """Run the board to ``until_ns`` (virtual ns), the plant stepping at
+        every period boundary on the way; stop early at the board's first
+        byte if ``stop_output``."""
+        emu = self.emu
+        while emu.t_ns < until_ns and not (stop_output and emu.rx):
+            cmd: dict[str, Any] = dict(self._pending)
+            self._pending.clear()
+            cmd["run"] = min(until_ns, self.next_boundary)
+            cmd["read"] = self._read
+            if stop_output:
+                cmd["stop_bytes"] = 1
+            reply = emu.command(**cmd)
+            if reply.get("log"):
+                self.pin_events += reply["log"]
+            while reply["t"] >= self.next_boundary:
+                self._boundary(reply)
+
+    def _boundary(self, reply: dict[str, Any]) -> None:
+        """A period ends: outputs in, plant one period on, inputs out."""
+        act = self._actuators(reply)
+        self.act = act
+        outputs = self._outputs(reply)
+        if outputs != self.outputs:
+            # The board changed an output: the host looks at its status now.
+            self.outputs = outputs
+            self.changed = True
+            self.pin_log.append((self.tick, *outputs))
+        out = array("h")
+        plant = self.plant
+        plant.advance(act, 1, out)
+        self.sample = s = tuple(out)
+        self._inputs(s)
+        st = self.status
+        if st.state == C.RUNNING and s[3] >= self.flowing_threshold:
+            flows = self.stats.flow_ticks_by_cartridge
+            flows[st.cartridge] = flows.get(st.cartridge, 0) + 1
+        self.stats.ticks += 1
+        self.next_boundary += self.period_ns
+
+    def _actuators(self, reply: dict[str, Any] | None) -> Any:
+        """The plant's actuators from the pins (all off without power)."""
+        from host.plant import Actuators
+
+        if reply is None or not reply.get("powered", True) or "pwm" not in reply:
+            return Actuators()
+        pins, pwm, edges = reply["pins"], reply["pwm"], reply.get("edges", {})
+        p = self.pins
+        pump = pwm[str(p["pump_pwm"])]
+        duty_u16 = pump["duty"] * 65535.0
+        flow = round(duty_u16 * self._flow_per_duty, 1)
+        clamp = pins[str(p["clamp_open"])]
+        enabled = pins[str(p["heparin_enable"])]["level"] == 1
+        steps = edges.get(str(p["heparin_step"]), 0) if enabled else 0
+        self.heparin_steps.append(min(steps, 65535))
+        hep = steps * self._u_per_step / self.period_s * 3600.0
+        return Actuators(pump_ml_min=flow, clamp_open=bool(clamp["out"] and clamp["level"]),
+                         heparin_u_h=hep, heparin_bolus_u=0.0)
+
+    def _outputs(self, reply: dict[str, Any]) -> tuple[float, bool, bool, float]:
+        """What the board drives at its pins: pump flow (mL/min, from the
+        PWM duty), clamp open, heparin enabled, heparin step rate (steps/s,
+        from the step PWM's frequency and duty)."""
+        if not reply.get("powered", True) or "pwm" not in reply:
+            return (0.0, False, False, 0.0)
+        p = self.pins
+        pins, pwm = reply["pins"], reply["pwm"]
+        pump = round(pwm[str(p["pump_pwm"])]["duty"] * 65535.0 * self._flow_per_duty, 1)
+        clamp = pins[str(p["clamp_open"])]
+        step = pwm[str(p["heparin_step"])]
+        hz = round(step["hz"], 3) if step["duty"] > 0 else 0.0
+        return (pump, bool(clamp["out"] and clamp["level"]),
+                pins[str(p["heparin_enable"])]["level"] == 1, hz)
+
+    def _inputs(self, s: tuple[int, ...]) -> None:
+        """The next period's inputs from the plant's sample (only what changed is sent)."""
+        p = self.pins
+        want = {
+            "adc": adc_inputs(self.cfg, (s[0], s[1], s[2])),
+            "inputs": {str(p["air_detect"]): self._air[0] if s[4] & C.FLAG_AIR else self._air[1]},
+            "pulses": {str(p["flow_pulse"]): max(0, s[3]) * self._hz_per_q},
+        }
+        for k, v in want.items():
+            if self._sent.get(k) != v:
+                if k == "inputs":
+                    self.input_events.append((self.emu.t_ns, "air", s[4] & C.FLAG_AIR))
+                self._sent[k] = v
+                self._pending[k] = v
+
+    # -- the driver the board's link and power ask -----------------------------------
+
+    def wait_output(self, budget_ns: int) -> None:
+        self._advance(self.emu.t_ns + budget_ns, True)
+
+    def power(self, on: bool) -> None:
+        self.emu.power(on)
+        self.power_events.append((self.emu.t_ns, on))
+
+    # -- the loop's surface (as ClosedLoop and FreeRunningLoop) ---------------------------
+
+    def run_until(self, end_tick: int, horizon: Callable[[], int] | None = None) -> None:
+        """Advance board and plant to ``end_tick`` (or ``horizon()``, asked
+        again after every period), polling the board's status on the way."""
+        while True:
+            target = end_tick if horizon is None else min(end_tick, horizon())
+            if self.tick >= target:
+                return
+            self._advance(self.next_boundary, False)
+            if self.changed or self.tick % self.poll_every == 0 or self.tick >= target:
+                self.changed = False
+                self.poll()
+
+    def poll(self) -> None:
+        try:
+            reply = self.client.status()
+        except BoardReset as r:
+            self._rebooted(r.notice)
+            return
+        self._update(reply)
+
+    def command(self, code: int, arg: int = 0) -> frames.Reply:
+        """An operator command; the board acts on it at the start of its next period."""
+        try:
+            reply = self.client.command(code, arg)
+        except BoardReset as r:
+            self._rebooted(r.notice)
+            reply = self.client.command(code, arg)
+        self._update(reply)
+        return reply
+
+    def _update(self, reply: frames.Reply) -> None:
+        if reply.status.tick < self.status.tick:
+            raise LoopError(f"the board's tick went back from {self.status.tick} to "
+                            f"{reply.status.tick} without a restart notice")
+        self.stats.frames += 1
+        self._take_reply(reply)
+
+    def _rebooted(self, notice: dict[str, Any]) -> None:
+        """The board restarted: line its new ticks up with the run's."""
+        self.stats.resets += 1
+        self.observers.boot(self.tick, notice)
+        reply = self.client.status()
+        self.offset = self.tick - reply.status.tick
+        self._take_reply(reply)
+
+    def add_outage(self, start_tick: int, end_tick: int) -> None:
+        """The board reads its own sensors: a link outage takes no samples away."""
+
+    def power_cycle(self, power: Any, off_s: float = 0.0) -> dict[str, Any]:
+        """Cut the board's power now (wherever it is), leave it off for
+        ``off_s`` virtual seconds (the plant sees no pump, a closed clamp and
+        no heparin: the pins are dead), power it on and wait for its boot."""
+        from hil.board.providers import power_control
+
+        switch = power_control(power)
+        if switch is None:
+            raise LoopError("the harness cannot switch this board's power (no power control)")
+        switch.off()
+        self._advance(self.emu.t_ns + round(off_s * NS), False)
+        self.emu.take()            # nothing comes from a board without power
+        switch.on()
+        notice = self.client.wait_boot()
+        self._rebooted(notice)
+        return notice
+
+
+__all__ = ["PinLoop"]
