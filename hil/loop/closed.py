@@ -89,6 +89,18 @@ class BoardRun:
     def _status_seen(self) -> None:
         raise NotImplementedError
 
+    def poll(self) -> None:
+        """Ask the board for its status (and the events it has queued); a
+        board that has restarted answers with its boot notice instead.
+        For the loops that poll a board on its own clock (``_update`` and
+        ``_rebooted`` are theirs)."""
+        try:
+            reply = self.client.status()
+        except BoardReset as r:
+            self._rebooted(r.notice)
+            return
+        self._update(reply)
+
     def _take_events(self, events: list[Event]) -> None:
         for e in events:
             if self.offset:

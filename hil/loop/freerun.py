@@ -33,7 +33,7 @@ from collections.abc import Callable
 from typing import Any
 
 from hil.transport import frames
-from hil.transport.client import BoardClient, BoardReset
+from hil.transport.client import BoardClient
 from hil.transport.frames import Event, Status
 from hil.loop.closed import BoardRun, LoopError
 from hil.run.observers import Observers
@@ -153,15 +153,6 @@ class FreeRunningLoop(BoardRun):
         reply = self.client.command(code, arg)
         self._update(reply)
         return reply
-
-    def poll(self) -> None:
-        """Ask the board for its status (and the events it has queued)."""
-        try:
-            reply = self.client.status()
-        except BoardReset as r:
-            self._rebooted(r.notice)
-            return
-        self._update(reply)
 
     def run_until(self, end_tick: int, horizon: Callable[[], int] | None = None) -> None:
         """Poll the board until its tick reaches ``end_tick``, or the tick

@@ -232,14 +232,6 @@ class PinLoop(BoardRun):
                 self.changed = False
                 self.poll()
 
-    def poll(self) -> None:
-        try:
-            reply = self.client.status()
-        except BoardReset as r:
-            self._rebooted(r.notice)
-            return
-        self._update(reply)
-
     def command(self, code: int, arg: int = 0) -> frames.Reply:
         """An operator command; the board acts on it at the start of its next period."""
         try:
