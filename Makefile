@@ -22,7 +22,7 @@ help:
 	@echo "make board    start a virtual board and print its serial port"
 	@echo "make flash PORT=/dev/ttyACM0 [BOARD=pico]   copy the firmware to a real Pico with mpremote"
 	@echo "make emulator  install the emulated Pico (rp2040js, npm ci); 'hil board --board pico-emu' runs it"
-	@echo "make test-emu  the longer runs on the emulated Pico (library scenarios, an hour of therapy)"
+	@echo "make test-emu  the longer runs on the emulated Pico (library scenarios with the scripted operator, ~25 min)"
 	@echo "make compile  compile every firmware module with mpy-cross -march=armv6m"
 	@echo "make fuzz     100,000+ hostile inputs against the firmware on the virtual board; out/fuzz/fuzz.json"
 	@echo "make powercut 200+ power cuts, many inside a storage write; out/powercut/powercut.json"

@@ -19,11 +19,12 @@ import pytest
 from hil.board.pico_emu import BOOTROM, UF2, EmulatorError, check_installed, node_executable, vendor_file
 
 ROOT = Path(__file__).resolve().parents[2]
-SCENARIOS = Path(__file__).resolve().parent / "scenarios"
+SCENARIOS = Path(__file__).resolve().parent / "pico_scenarios"
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "pico_emu_long: a long run on the emulated Pico (make test-emu)")
+    config.addinivalue_line("markers", "no_emulator: a test of the host's side that needs no emulator")
 
 
 def _missing() -> str | None:
@@ -43,6 +44,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     why = _missing() if mine else None
     long_ok = os.environ.get("HIL_PICO_EMU_LONG") == "1"
     for item in mine:
+        if item.get_closest_marker("no_emulator"):
+            continue
         if why is not None:
             if os.environ.get("HIL_PICO_EMU_REQUIRED") != "1":
                 item.add_marker(pytest.mark.skip(reason=f"emulated Pico unavailable: {why}"))

@@ -8,7 +8,7 @@ from pathlib import Path
 from hil.run.runner import RunOptions, ScenarioRun
 from hil.scenario import load
 
-SCENARIO = Path(__file__).resolve().parent / "scenarios" / "emu_determinism.yaml"
+SCENARIO = Path(__file__).resolve().parent / "pico_scenarios" / "emu_determinism.yaml"
 
 
 def run_once() -> dict:

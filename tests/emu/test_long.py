@@ -13,7 +13,7 @@ from hil.scenario import load, loads
 
 pytestmark = pytest.mark.pico_emu_long
 ROOT = Path(__file__).resolve().parents[2]
-LIBRARY = ROOT / "scenarios"
+LIBRARY = ROOT / "pico_scenarios"
 
 
 @pytest.mark.parametrize("name", ["air_in_return_line", "access_pressure_low_occlusion",

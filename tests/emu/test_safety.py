@@ -15,14 +15,14 @@ from hil.board.pico_emu import load_config
 from hil.run.runner import RunOptions, ScenarioRun
 from hil.scenario import load
 
-SCENARIOS = Path(__file__).resolve().parent / "scenarios"
+SCENARIOS = Path(__file__).resolve().parent / "pico_scenarios"
 ROOT = Path(__file__).resolve().parents[2]
 PERIOD_NS = 100_000_000
 PINS = load_config("pico-emu")["pins"]
 
 
 def run_emulated(name: str) -> tuple[Any, Any]:
-    """Run tests/emu/scenarios/NAME.yaml on the emulated Pico: (result, its loop)."""
+    """Run tests/emu/pico_scenarios/NAME.yaml on the emulated Pico: (result, its loop)."""
     sc = load(SCENARIOS / f"{name}.yaml")
     log = ROOT / "out" / "pico-emu" / f"{name}.log"
     run = ScenarioRun(sc, RunOptions(board="pico-emu", firmware_log=str(log)))
