@@ -95,10 +95,10 @@ def _fig_circuit(plt: Any, plots: dict[str, Any]) -> tuple[str, str]:
     _label(axes[0], "blood flow (mL/min)", "mmHg")
     hep, none = plots["lives"]
     tt = np.linspace(0, 72, 289)
-    axes[1].plot(tt, [np.mean(hep > x) for x in tt], label="therapeutic heparin")
-    axes[1].plot(tt, [np.mean(none > x) for x in tt], label="no anticoagulation")
-    axes[1].plot([26], [0.5], "ks", label="RICH median 26 h")
-    axes[1].plot([24], [0.47], "r^", label="Zhang: 47% at 24 h")
+    axes[1].plot(tt, [np.mean(hep > x) for x in tt], label="heparin, aPTT 52.5 s (RICH arm)")
+    axes[1].plot(tt, [np.mean(none > x) for x in tt], label="no anticoagulation (clotting only)")
+    axes[1].plot([26.5], [0.5], "ks", label="RICH median 26-27 h")
+    axes[1].plot([4], [0.5], "r^", label="HepZero: half clot-free at 4 h")
     _label(axes[1], "hours", "circuits still open")
     return "Circuit pressures and circuit life", _png(fig)
 

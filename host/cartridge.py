@@ -16,10 +16,10 @@ transfer units at plasma flow ``Qp`` and the per-pass extraction are
     E   = 1 - exp(-NTU)
 
 ``beta = 0`` is the plain exchanger (E falls with flow only through the
-contact time).  For CytoSorb ``beta = 1`` (an empirical fit, see CYTOSORB):
-Gubensek reported extraction that falls much more steeply with blood flow than
-contact time alone explains.  Adsorber clearance = Qp * E, and the removal
-rate is clearance x concentration (first order in C).
+contact time).  For CytoSorb ``beta = -1/3``: the film mass-transfer
+coefficient of a packed bed grows with the flow (see CYTOSORB), so the fresh
+clearance Qp * E rises with flow.  Adsorber clearance = Qp * E, and the
+removal rate is clearance x concentration (first order in C).
 
 Calibration: ``host.calibration`` re-runs every figure below.
 """
@@ -29,10 +29,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
+from host.cytokines import Removal
 from host.numeric import Num, exp
 
-# Molecules with a per-device sorption, in a fixed order.
-MOLECULES = ("il6", "tnf", "il1b", "il10", "endotoxin")
+# Molecules with a per-device sorption, in a fixed order: that of the
+# clearances (``Removal``) the cartridge gives the physiology.
+MOLECULES: tuple[str, ...] = Removal._fields
 
 INF = math.inf
 
@@ -94,24 +96,23 @@ class AdsorberParams:
     max_hours: float = 24.0
     clot_multiplier: float = 1.0
 
-    @property
-    def k0_ml_min(self) -> float:
-        """Fresh IL-6 transfer capacity (mL/min)."""
-        return self.il6.k0_ml_min
-
     def sorptions(self) -> tuple[Sorption, ...]:
         """Per-molecule sorption in ``MOLECULES`` order."""
         return (self.il6, self.tnf, self.il1b, self.il10, self.endotoxin)
 
 
-# CytoSorb IL-6, fitted (least squares, host/calibration.py reproduces it) to
-# Gubensek (Front Med 2025): 26% at 30 min and 10% at 6 h pooled (taken at
-# Qb 180 mL/min, assumption: a flow between the two reported groups), ~6% at
-# 6 h and "negligible later" for Qb >= 200 (taken at Qb 250), ~20% held to
-# 12 h for Qb < 200 (taken at Qb 150), all at Hct 0.30.  Q_ref = 126 mL/min is
-# the plasma flow at Qb 180.  beta = 1 is an assumption of form (empirical):
-# with beta = 0 no capacity curve can hold 20% at Qb 150 and give 6% at Qb 250.
-_CYTOSORB_IL6 = Sorption(k0_ml_min=46.0, k_inf_ml_min=8.0, v_half_l=14.0)
+# CytoSorb IL-6.  Flow term: beta = -1/3, i.e. the bed's transfer capacity
+# grows with flow as Qp^(1/3), the film mass-transfer law of liquid flow
+# through packed beds at low Reynolds number (Wilson & Geankoplis, Ind Eng
+# Chem Fundam 1966: Sh ~ Re^(1/3) Sc^(1/3)); the fresh clearance then rises
+# with flow (35.7 / 40.7 / 44.8 / 54.5 mL/min at Qb 150 / 200 / 250 / 400)
+# while the extraction falls.  K0, K_inf, V_half: least-squares fit
+# (host/calibration_rows.py re-runs it) to Gubensek (Front Med 2025, Hct 0.30):
+# pooled 26% at 30 min and 10% at 6 h (taken at Qb 180, assumption: a flow
+# between the two reported groups) and ~6% at 6 h for Qb >= 200 (taken at
+# Qb 250).  The fit puts K_inf at 0.  The other Gubensek figures are held out
+# (predictions); "~20% held to 12 h at Qb < 200" is not reproduced (7.5%).
+_CYTOSORB_IL6 = Sorption(k0_ml_min=46.43, k_inf_ml_min=0.0, v_half_l=17.30)
 # assumption: relative affinities follow the ranking of the effect against
 # control in human endotoxaemia (Jansen, Crit Care 2023: IL-6 -71%, TNF -58%,
 # IL-10 -26%); IL-1b (17 kDa, inside the 5-60 kDa range) taken equal to IL-6.
@@ -130,7 +131,7 @@ CYTOSORB = AdsorberParams(
     # 30 min and no net removal at 2 h; fitted as a small capacity that its own
     # load saturates quickly (see host/calibration.py for the in-vitro set-up).
     endotoxin=Sorption(k0_ml_min=2.0, m_half=2000.0),
-    flow_ref_ml_min=126.0, flow_exponent=1.0, max_hours=24.0)
+    flow_ref_ml_min=126.0, flow_exponent=-1.0 / 3.0, max_hours=24.0)
 
 # oXiris (AN69-ST membrane with PEI and heparin grafting).
 # assumption: cytokine sorption equal to CytoSorb's at the reference flow (Malard
@@ -197,15 +198,12 @@ def capacity_ml_min(processed_l: Num, s: Sorption, bound: Num = 0.0) -> Num:
 
     Args:
         processed_l: Plasma volume processed by this cartridge (L).
-        s: Sorption constants (a :class:`Sorption`; an :class:`AdsorberParams`
-            means its IL-6 sorption).
+        s: Sorption constants of the molecule on the device.
         bound: Amount of this molecule already bound (ng or EU).
 
     Returns:
         K in mL/min.
     """
-    if isinstance(s, AdsorberParams):
-        s = s.il6
     load = 1.0 + processed_l / s.v_half_l
     if s.m_half != INF:
         load = load + bound / s.m_half
@@ -260,7 +258,7 @@ def plasma_flow(blood_ml_min: Num, hematocrit: Num) -> Num:
 
 
 def clearances(processed_l: Num, bound_endotoxin: Num, plasma_ml_min: Num,
-               a: AdsorberParams) -> tuple[Num, Num, Num, Num, Num]:
+               a: AdsorberParams) -> Removal:
     """Adsorber clearances of all molecules at one moment.
 
     Args:
@@ -270,7 +268,8 @@ def clearances(processed_l: Num, bound_endotoxin: Num, plasma_ml_min: Num,
         a: Adsorber constants.
 
     Returns:
-        ``(il6, tnf, il1b, il10, endotoxin)`` clearances in mL/min of plasma.
+        The clearances ``(il6, tnf, il1b, il10, endotoxin)`` in mL/min of plasma,
+        as the removal the physiology step takes.
     """
     f = ntu_factor(plasma_ml_min, a)
     out = []
@@ -296,4 +295,60 @@ def clearances(processed_l: Num, bound_endotoxin: Num, plasma_ml_min: Num,
     else:
         k = capacity_ml_min(processed_l, s, bound_endotoxin)
         out.append(plasma_ml_min * (1.0 - exp(-k * f)))
-    return out[0], out[1], out[2], out[3], out[4]
+    return Removal(*out)
+
+
+@dataclass
+class CartridgeState:
+    """One fitted cartridge as the plant tracks it: what it has processed and
+    bound, its clot, and its latest clearances.  A fresh cartridge is a new
+    record: only its number and clot-rate factor differ from the defaults.
+
+    Attributes:
+        index: Cartridge number (0 = first).
+        clot_factor: Per-cartridge clot-rate factor (log-normal, median 1).
+        age_s: Time connected to the patient (s).
+        processed_l: Plasma processed (L).
+        bound_endo: Endotoxin bound (EU).
+        clot: Blocked fraction of the bed.
+        extraction_il6: Latest IL-6 extraction ratio (0 without flow).
+        clearance_il6: Latest IL-6 clearance (mL/min of plasma).
+        clearance_endo: Latest endotoxin clearance (mL/min of plasma).
+    """
+
+    index: int = 0
+    clot_factor: float = 1.0
+    age_s: float = 0.0
+    processed_l: float = 0.0
+    bound_endo: float = 0.0
+    clot: float = 0.0
+    extraction_il6: float = 0.0
+    clearance_il6: float = 0.0
+    clearance_endo: float = 0.0
+
+    def perfuse(self, plasma_ml_min: float, endotoxin_eu_ml: float, dt_s: float,
+                a: AdsorberParams) -> Removal:
+        """Pass plasma through for ``dt_s``: the clearances at the present load,
+        then the load they add.
+
+        Args:
+            plasma_ml_min: Plasma flow (mL/min, > 0).
+            endotoxin_eu_ml: Plasma endotoxin now (EU/mL).
+            dt_s: Step (s).
+            a: Adsorber constants.
+
+        Returns:
+            The clearances over the step (mL/min of plasma).
+        """
+        removal = clearances(self.processed_l, self.bound_endo, plasma_ml_min, a)
+        self.extraction_il6 = removal.il6 / plasma_ml_min
+        self.clearance_il6 = removal.il6
+        self.clearance_endo = removal.endotoxin
+        self.processed_l += plasma_ml_min * dt_s / 60000.0
+        if removal.endotoxin:
+            self.bound_endo += removal.endotoxin * endotoxin_eu_ml * dt_s / 60.0
+        return removal
+
+    def stand(self) -> None:
+        """No plasma flows: no extraction and no clearance (the load stays)."""
+        self.extraction_il6 = self.clearance_il6 = self.clearance_endo = 0.0

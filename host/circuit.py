@@ -14,19 +14,24 @@ CLOTTED when its pressure drop reaches 4x its fresh value at the same flow,
 i.e. clot_fraction >= 0.5.
 
 Clotting: d(clot_fraction)/dt = r0 * F_k * h(aPTT) * s(Q) * (1 + boost), with
-F_k a per-cartridge log-normal factor, h the heparin effect, s the stasis
-effect.  No published model links clotting to aPTT (domain.md section 4): the
-form is an assumption, calibrated to circuit-life figures (see ClotParams).
+F_k a per-cartridge log-normal factor, h = (aPTT_ref / aPTT)^g the heparin
+effect (the aPTT of the blood in the cartridge: the patient's plus the syringe's
+heparin mixed in before it; while the blood stands, the blood trapped in it),
+s the stasis effect.  No published model links clotting to aPTT (domain.md
+section 4): the form is an assumption, calibrated to circuit-life figures (see
+ClotParams).  Circuits also fail for other reasons (a constant hazard,
+``other_failure_per_h``), used by the circuit-life Monte Carlo; the plant
+itself only clots.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
-from host.heparin import BASELINE_APTT_S
 from host.numeric import Num, pos
 
 
@@ -62,39 +67,57 @@ class HydraulicParams:
 
 @dataclass(frozen=True)
 class ClotParams:
-    """Constants of the cartridge clotting model (all assumptions, calibrated)."""
+    """Constants of the cartridge clotting model.
+
+    The form is an assumption (domain.md section 4: no published model links
+    clotting to aPTT); its three numbers are fitted by ``host.clot_calibration``
+    (which re-runs the fit) to figures from circuits in patients who were not
+    coagulopathic:
+
+    * ``median_life_ref_h`` and ``other_failure_per_h``: the RICH heparin arm
+      (JAMA 2020: median filter life 26 h abstract, 27 h key points) with
+      clotting ~63% of circuit failures (domain.md section 4);
+    * ``heparin_exponent``: HepZero (maintenance haemodialysis without heparin,
+      randomised, control arm of 127: half completed 4 h without a clotting
+      event; quoted in BMC Nephrol 2014;15:104), for circuits with no
+      anticoagulant in patients who clot normally.
+    """
 
     clotted_fraction: float = 0.5  # clot_fraction at which the drop is 4x fresh
     max_fraction: float = 0.95
-    # Calibration: therapeutic heparin (aPTT 70 s, mid of the 60-80 s target)
-    # gives a median circuit life of 26 h (RICH trial, heparin arm 26-27 h).
-    median_life_h: float = 26.0
-    aptt_ref_s: float = 70.0
-    # Without heparin (aPTT at the model baseline) the median life is 24 h, so
-    # about half of circuits clot before 24 h (Zhang 2021: 47% reach 24 h).
-    median_life_no_heparin_h: float = 24.0
+    # assumption: the RICH heparin arm ran at aPTT ~52.5 s (1.5-2 x a normal
+    # 29 s, the usual systemic-heparin target for continuous RRT; the trial's
+    # own target is not in domain.md).  The reference point of the law.
+    aptt_ref_s: float = 52.5
+    # Fitted: median time to CLOTTED of a flowing circuit at aptt_ref (h).
+    median_life_ref_h: float = 34.46
+    # Fitted: steepness g of (aptt_ref / aPTT)^g.
+    heparin_exponent: float = 3.552
+    # Fitted: hazard of non-clotting circuit failures (access, kinks, other),
+    # per hour of use, independent of anticoagulation (assumption of form).
+    other_failure_per_h: float = 0.01231
     # assumption: between-cartridge spread of clotting speed, log-normal sigma.
     sigma_log: float = 0.5
-    # assumption: blood standing still clots ~60x faster (a stopped, therapeutically
-    # heparinised cartridge clots in ~25 min: "clots can form within minutes").
-    stasis_multiplier: float = 60.0
-    stasis_flow_ml_min: float = 50.0  # flows below this count (linearly) as stasis
-
-    @property
-    def heparin_exponent(self) -> float:
-        """Exponent g of h(aPTT) = (aPTT_ref / aPTT)^g from the two median lives."""
-        return (math.log(self.median_life_h / self.median_life_no_heparin_h)
-                / math.log(self.aptt_ref_s / BASELINE_APTT_S))
+    # assumption: blood standing still clots 12x faster than at full flow: a
+    # stagnant circuit without anticoagulant reaches CLOTTED in ~20 min, twice
+    # the middle of the normal whole-blood (Lee-White) clotting time of
+    # 5-15 min, since the clot must also obstruct the bed ("clots can form
+    # within minutes of stasis", domain.md section 4).  Blood trapped at a
+    # therapeutic aPTT clots 12x faster than it would flowing: a 10-min stop
+    # then uses ~1% of a cartridge's life (docs/models.md section 6).
+    stasis_multiplier: float = 12.0
+    stasis_flow_ml_min: float = 50.0  # assumption: flows below this count (linearly) as stasis
 
     @property
     def base_rate_per_h(self) -> float:
-        """Growth of clot_fraction per hour for a median cartridge at aPTT_ref."""
-        return self.clotted_fraction / self.median_life_h
+        """Growth of clot_fraction per hour for a median cartridge at aptt_ref."""
+        return self.clotted_fraction / self.median_life_ref_h
 
 
-@dataclass(frozen=True)
-class Coefficients:
-    """Pressure coefficients for one operating state (mmHg at Q_ref)."""
+class Coefficients(NamedTuple):
+    """Pressure coefficients for one operating state (mmHg at Q_ref): the drops
+    of the access line, the return line and the cartridge.  A tuple, so that the
+    plant's per-tick loop takes all three at once."""
 
     access: float
     ret: float
@@ -219,7 +242,7 @@ def clot_rate_per_h(aptt_s: Num, q_ml_min: Num, factor: Num, boost: float = 0.0,
     Returns:
         d(clot_fraction)/dt per hour.
     """
-    heparin = (p.aptt_ref_s / aptt_s) ** p.heparin_exponent
+    heparin = (p.aptt_ref_s / aptt_s) ** p.heparin_exponent  # steep: see ClotParams
     stasis = 1.0 + (p.stasis_multiplier - 1.0) * pos(1.0 - q_ml_min / p.stasis_flow_ml_min)
     return p.base_rate_per_h * factor * heparin * stasis * (1.0 + boost)
 

@@ -53,6 +53,12 @@ class CohortPatients:
     p0: np.ndarray
     start_h: np.ndarray
     cytokine_gain: np.ndarray
+    abx_start_h: np.ndarray | None = None  # default: at the device start (ICU admission)
+    abx_kill_per_h: np.ndarray | float = PatientParams().antimicrobial_kill_per_h
+
+    def __post_init__(self) -> None:
+        if self.abx_start_h is None:
+            object.__setattr__(self, "abx_start_h", self.start_h)
 
     @property
     def n(self) -> int:
@@ -72,7 +78,8 @@ class CohortPatients:
         def col(name: str) -> np.ndarray:
             return np.array([float(getattr(p, name)) for p in patients], dtype=np.float64)
         return cls(weight_kg=col("weight_kg"), hematocrit=col("hematocrit"), k_pg=col("k_pg"),
-                   p0=col("p0"), start_h=col("hours_since_onset"), cytokine_gain=col("cytokine_gain"))
+                   p0=col("p0"), start_h=col("hours_since_onset"), cytokine_gain=col("cytokine_gain"),
+                   abx_start_h=col("hours_to_antimicrobials"), abx_kill_per_h=col("antimicrobial_kill_per_h"))
 
 
 def sample_patients(n: int, seed: int, dt_s: float = 60.0) -> CohortPatients:
@@ -234,7 +241,8 @@ def _both_arms(onset: physiology.PhysiologyState) -> physiology.PhysiologyState:
     """The onset state with each cytokine and endotoxin as a (2, n) array (both arms equal)."""
     cyto = cytokines.CytokineState(**{f.name: np.stack((getattr(onset.cyto, f.name),) * 2)
                                       for f in fields(cytokines.CytokineState)})
-    return physiology.PhysiologyState(driver=onset.driver, cyto=cyto, endo=np.stack((onset.endo,) * 2))
+    return physiology.PhysiologyState(driver=onset.driver, cyto=cyto, endo=np.stack((onset.endo,) * 2),
+                                      t_h=onset.t_h)
 
 
 def _integrate(pts: CohortPatients, sched: _Schedule, dev: _Device, dt_s: float,
@@ -244,7 +252,8 @@ def _integrate(pts: CohortPatients, sched: _Schedule, dev: _Device, dt_s: float,
     Returns:
         The exposure sums, and the recorded times and (2, n) concentrations.
     """
-    inputs = physiology.cohort_inputs(pts.weight_kg, pts.hematocrit, pts.k_pg, pts.cytokine_gain)
+    inputs = physiology.cohort_inputs(pts.weight_kg, pts.hematocrit, pts.k_pg, pts.cytokine_gain,
+                                      pts.abx_start_h, pts.abx_kill_per_h)
     state = _both_arms(physiology.onset_state(pts.p0, inputs))
     expo = _Exposure(pts.n)
     rec_t: list[float] = []

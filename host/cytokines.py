@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from host.numeric import Num, pos
 
@@ -25,6 +26,31 @@ LN2 = math.log(2.0)
 
 # The cytokines the plant reports, in report order.
 NAMES = ("IL-6", "TNF-a", "IL-1b", "IL-10")
+
+
+@dataclass(frozen=True)
+class Production:
+    """Production of one cytokine: its quasi-steady plasma level without adsorber,
+    ``basal + gain * drive`` (pg/mL), which the endogenous clearance relaxes it to.
+
+    Attributes:
+        basal: Resting plasma level (pg/mL).
+        gain: Level per unit drive (pg/mL).
+    """
+
+    basal: float
+    gain: float
+
+    def level(self, drive: Num) -> Num:
+        """Quasi-steady plasma level at a drive.
+
+        Args:
+            drive: Inflammatory drive (dimensionless, >= 0), float or (N,) array.
+
+        Returns:
+            ``basal + gain * drive`` in pg/mL.
+        """
+        return self.basal + self.gain * drive
 
 
 @dataclass(frozen=True)
@@ -52,20 +78,20 @@ class CytokineParams:
     # IL-10, Huhn (Blood 1996/1997): terminal t1/2 2.3-3.7 h, Vd 0.70-1.35 L/kg.
     il10_half_life_h: float = 3.0  # mid-range of the reported 2.3-3.7 h
     il10_volume_l_per_kg: float = 1.0  # mid-range of the reported 0.70-1.35 L/kg
-    # assumption: healthy resting plasma levels (pg/mL), low single digits.
-    il6_basal: float = 2.0
-    tnf_basal: float = 5.0
-    il1b_basal: float = 0.5
-    il10_basal: float = 2.0
-    # Gains: quasi-steady plasma level per unit driver (pg/mL).  Calibration
-    # assumption: a severe case (k_pg 0.6) 12 h after onset has pro-drive ~0.17 and
-    # anti-drive ~0.22, giving IL-6 ~4,000 (Calandra: 3.5 ng/mL median in fatal
-    # shock), TNF-a ~300 (median 250, range 100-5,000), IL-1b ~5 (barely
-    # detectable, Damas 1992), IL-10 ~50 (Marchant: median 48 in the first 24 h).
-    il6_gain: float = 24000.0
-    tnf_gain: float = 1750.0
-    il1b_gain: float = 30.0
-    il10_gain: float = 250.0
+    # Production per cytokine, all from the driver's activation signal R
+    # (inflammation.pro_drive; IL-10 too: it is made by the same stimulated
+    # phagocytes, and Reynolds' CA saturates at every severity).
+    # basal: assumption: healthy resting plasma levels (pg/mL), low single digits.
+    # gain: quasi-steady plasma level per unit drive (pg/mL), fitted
+    # (host/calibration_rows.py): the severe case (k_pg 0.6) 12 h after onset,
+    # drive ~0.30, has IL-6 3,500 (Calandra 1991: median in fatal shock), TNF-a
+    # 250 (Crit Care Med 1989;17:975: median), IL-1b ~5 (assumption for "barely
+    # detectable", Damas 1992), IL-10 highest in the first 24 h 48 pg/mL
+    # (Marchant 1995: median).
+    il6_production: Production = Production(basal=2.0, gain=11850.0)
+    tnf_production: Production = Production(basal=5.0, gain=830.0)
+    il1b_production: Production = Production(basal=0.5, gain=17.0)
+    il10_production: Production = Production(basal=2.0, gain=170.0)
 
 
 @dataclass(frozen=True)
@@ -98,9 +124,13 @@ class CytokineState:
     il10: Num
 
 
-@dataclass(frozen=True)
-class Removal:
-    """Adsorber clearance per molecule in mL/min of plasma (0 without treatment)."""
+class Removal(NamedTuple):
+    """Adsorber clearance per molecule in mL/min of plasma (0 without treatment).
+
+    A tuple in the cartridge's molecule order (``cartridge.MOLECULES`` is its
+    field names): ``cartridge.clearances`` returns one, and a cohort builds one
+    from its per-molecule rows.
+    """
 
     il6: Num = 0.0
     tnf: Num = 0.0
@@ -175,10 +205,11 @@ def initial_state(r: CytokineRates, p: CytokineParams = CytokineParams()) -> Cyt
         The onset state.
     """
     z = r.il6_v * 0.0
-    return CytokineState(il6=z + p.il6_basal, tnf=z + p.tnf_basal,
-                         tnf_p=z + p.tnf_basal * r.tnf_k12 / r.tnf_k21,
-                         il1b=z + p.il1b_basal, il1b_p=z + p.il1b_basal * r.il1b_k12 / r.il1b_k21,
-                         il10=z + p.il10_basal)
+    tnf, il1b = p.tnf_production.basal, p.il1b_production.basal
+    return CytokineState(il6=z + p.il6_production.basal, tnf=z + tnf,
+                         tnf_p=z + tnf * r.tnf_k12 / r.tnf_k21,
+                         il1b=z + il1b, il1b_p=z + il1b * r.il1b_k12 / r.il1b_k21,
+                         il10=z + p.il10_production.basal)
 
 
 def step(s: CytokineState, r: CytokineRates, pro: Num, anti: Num, removal: Removal,
@@ -199,15 +230,15 @@ def step(s: CytokineState, r: CytokineRates, pro: Num, anti: Num, removal: Remov
     """
     pro = pos(pro)
     anti = pos(anti)
-    il6 = s.il6 + dt_min * (r.il6_k * (p.il6_basal + p.il6_gain * pro - s.il6)
+    il6 = s.il6 + dt_min * (r.il6_k * (p.il6_production.level(pro) - s.il6)
                             - removal.il6 * s.il6 / r.il6_v)
-    tnf = s.tnf + dt_min * (r.tnf_k10 * (p.tnf_basal + p.tnf_gain * pro) - (r.tnf_k10 + r.tnf_k12) * s.tnf
+    tnf = s.tnf + dt_min * (r.tnf_k10 * p.tnf_production.level(pro) - (r.tnf_k10 + r.tnf_k12) * s.tnf
                             + r.tnf_k21 * s.tnf_p - removal.tnf * s.tnf / r.tnf_v)
     tnf_p = s.tnf_p + dt_min * (r.tnf_k12 * s.tnf - r.tnf_k21 * s.tnf_p)
-    il1b = s.il1b + dt_min * (r.il1b_k10 * (p.il1b_basal + p.il1b_gain * pro)
+    il1b = s.il1b + dt_min * (r.il1b_k10 * p.il1b_production.level(pro)
                               - (r.il1b_k10 + r.il1b_k12) * s.il1b
                               + r.il1b_k21 * s.il1b_p - removal.il1b * s.il1b / r.il1b_v)
     il1b_p = s.il1b_p + dt_min * (r.il1b_k12 * s.il1b - r.il1b_k21 * s.il1b_p)
-    il10 = s.il10 + dt_min * (r.il10_k * (p.il10_basal + p.il10_gain * anti - s.il10)
+    il10 = s.il10 + dt_min * (r.il10_k * (p.il10_production.level(anti) - s.il10)
                               - removal.il10 * s.il10 / r.il10_v)
     return CytokineState(il6=il6, tnf=tnf, tnf_p=tnf_p, il1b=il1b, il1b_p=il1b_p, il10=il10)

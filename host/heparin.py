@@ -1,20 +1,34 @@
-"""Unfractionated heparin: one-compartment kinetics and the aPTT response.
+"""Unfractionated heparin: one-compartment kinetics, the aPTT response, and the
+path from the device's syringe through the extracorporeal line to the patient.
 
-Kinetics (concentration C in IU/mL, time in minutes, volume V in mL):
+Kinetics (concentration C in IU/mL of plasma, time in minutes, volume V in mL):
 
-    dC/dt = -Vmax * C / (Km + C) - k_lin * C + infusion / V
+    dC/dt = -Vmax * C / (Km + C) - k_lin * C + delivered / V
 
 Saturable plus linear clearance (de Swart, Blood 1982) makes the apparent
-half-life grow with dose.  Vmax, Km and k_lin were fitted to the bolus
-half-lives ~30 / 60 / 150 min after 25 / 100 / 400 U/kg (Hirsh, CHEST); the
-fit gives 30.0 / 60.5 / 147.5 min.
+half-life grow with dose.  V is the plasma volume, 0.04 L/kg (domain.md
+section 3: "from about plasma volume (0.04-0.045 L/kg) to about blood volume
+(0.07 L/kg)"; heparin stays in plasma, and the low-dose half-life with the
+plasma volume gives the usual maintenance doses, see HeparinParams).  Vmax, Km
+and k_lin are least-squares fitted (host/calibration.py re-runs the fit) to
+the bolus half-lives ~30 / 60 / 150 min after 25 / 100 / 400 U/kg (Hirsh,
+CHEST): 30.0 / 60.0 / 150.0 min.
 
 aPTT: ln(aPTT) linear in C (McGowan 1983), least-squares fit to the calibration
 table 0.1 IU/mL 38.4 s, 0.2 55 s, 0.3 74.5 s, 0.4 99 s.
+
+The line (see :func:`line_delivery`): the syringe feeds the blood line before
+the cartridge.  What it delivers (infusion and boluses) sits in the circuit
+until blood flowing to a connected patient washes it out, with the time
+constant of the circuit volume over the flow.  Delivered while the pump is
+stopped or the clamp closed, it accumulates and reaches the patient as a bolus
+when the flow resumes; delivered before the patient is connected it is in the
+prime, which reaches the patient when blood first flows.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from host.numeric import Num, exp, log, pos
@@ -24,16 +38,25 @@ from host.numeric import Num, exp, log, pos
 class HeparinParams:
     """Heparin constants."""
 
-    volume_l_per_kg: float = 0.07  # ~plasma volume (domain.md section 3)
-    vmax_u_ml_min: float = 0.0143  # saturable elimination capacity, fitted (see module doc)
-    km_u_ml: float = 0.40  # half-saturation concentration, fitted
-    k_lin_per_min: float = 0.0015  # linear (renal-like) elimination, fitted
+    # Plasma volume, domain.md section 3 (0.04-0.045 L/kg); the lower end:
+    # assumption: fixed per kg, not scaled by the patient's haematocrit.
+    volume_l_per_kg: float = 0.04
+    # Fitted (host/calibration.py, fit_heparin) to the Hirsh half-lives with
+    # this volume; least squares on log half-life.
+    vmax_u_ml_min: float = 0.02598  # saturable elimination capacity
+    km_u_ml: float = 0.7410  # half-saturation concentration
+    k_lin_per_min: float = 0.001320  # linear (renal-like) elimination
     aptt_zero_s: float = 28.63  # exp(intercept) of the log-linear aPTT fit
     aptt_slope_per_u_ml: float = 3.145  # slope of ln(aPTT) per IU/mL
+    # assumption: blood volume between the syringe's port (pre-cartridge) and
+    # the patient: the HP-X set holds 108 mL (domain.md section 4), of which
+    # about half lies after the port, plus ~150 mL of adsorber (no figure in
+    # domain.md).  It sets the wash-out time (1 min at 200 mL/min).
+    line_volume_ml: float = 200.0
 
 
 def volume_ml(weight_kg: Num, p: HeparinParams = HeparinParams()) -> Num:
-    """Distribution volume.
+    """Distribution (plasma) volume.
 
     Args:
         weight_kg: Body weight (kg).
@@ -45,12 +68,25 @@ def volume_ml(weight_kg: Num, p: HeparinParams = HeparinParams()) -> Num:
     return 1000.0 * p.volume_l_per_kg * weight_kg
 
 
+def elimination(conc: Num, p: HeparinParams = HeparinParams()) -> Num:
+    """Elimination rate at a concentration (IU/mL per minute).
+
+    Args:
+        conc: Concentration (IU/mL).
+        p: Heparin constants.
+
+    Returns:
+        ``Vmax C / (Km + C) + k_lin C``.
+    """
+    return p.vmax_u_ml_min * conc / (p.km_u_ml + conc) + p.k_lin_per_min * conc
+
+
 def step(conc: Num, infused_u: Num, vol_ml: Num, dt_min: float, p: HeparinParams = HeparinParams()) -> Num:
     """Advance plasma heparin by one explicit Euler step.
 
     Args:
         conc: Concentration (IU/mL).
-        infused_u: Units that entered the patient during the step (infusion).
+        infused_u: Units that entered the patient during the step.
         vol_ml: Distribution volume (mL).
         dt_min: Step in minutes.
         p: Heparin constants.
@@ -58,8 +94,28 @@ def step(conc: Num, infused_u: Num, vol_ml: Num, dt_min: float, p: HeparinParams
     Returns:
         New concentration (IU/mL), never negative.
     """
-    elim = p.vmax_u_ml_min * conc / (p.km_u_ml + conc) + p.k_lin_per_min * conc
-    return pos(conc - dt_min * elim + infused_u / vol_ml)
+    return pos(conc - dt_min * elimination(conc, p) + infused_u / vol_ml)
+
+
+def line_delivery(line_u: float, flow_ml_min: float, to_patient: bool, dt_min: float,
+                  p: HeparinParams = HeparinParams()) -> float:
+    """Units the circuit passes to the patient in one step.
+
+    Args:
+        line_u: Heparin units in the circuit (delivered by the syringe, not yet
+            in the patient).
+        flow_ml_min: Mean blood flow over the step (mL/min).
+        to_patient: True when the circuit is connected to the patient.
+        dt_min: Step in minutes.
+        p: Heparin constants.
+
+    Returns:
+        Units washed into the patient: ``line_u (1 - exp(-Q dt / V_line))``,
+        0 when no blood flows to a connected patient.
+    """
+    if not to_patient or flow_ml_min <= 0.0 or line_u <= 0.0:
+        return 0.0
+    return line_u * (1.0 - math.exp(-flow_ml_min * dt_min / p.line_volume_ml))
 
 
 def aptt_s(conc: Num, p: HeparinParams = HeparinParams()) -> Num:
@@ -86,6 +142,19 @@ def conc_for_aptt(aptt: Num, p: HeparinParams = HeparinParams()) -> Num:
         Concentration (IU/mL) giving that aPTT.
     """
     return log(aptt / p.aptt_zero_s) / p.aptt_slope_per_u_ml
+
+
+def steady_dose_u_kg_h(aptt: float, p: HeparinParams = HeparinParams()) -> float:
+    """Constant infusion that holds a given aPTT at steady state.
+
+    Args:
+        aptt: Target aPTT (s).
+        p: Heparin constants.
+
+    Returns:
+        Infusion in U/kg/h (elimination at the target concentration x volume).
+    """
+    return float(elimination(conc_for_aptt(aptt, p), p)) * 1000.0 * p.volume_l_per_kg * 60.0
 
 
 def bolus_half_life_min(dose_u_kg: float, dt_min: float = 0.05, p: HeparinParams = HeparinParams()) -> float:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from host.numeric import Num
+from host.numeric import Num, pos
 
 
 @dataclass(frozen=True)
@@ -84,16 +84,25 @@ def suppression(s: ReynoldsState, params: ReynoldsParams) -> Num:
 
 
 def pro_drive(s: ReynoldsState, params: ReynoldsParams = ReynoldsParams()) -> Num:
-    """Pro-inflammatory cytokine drive ``f(N*) = N* / (1 + (CA/C_inf)^2)``.
+    """Cytokine drive: the phagocytes' activation signal
+    ``R = f(k_nn N* + k_np P + k_nd D)``, damped by CA.
+
+    Cytokines are released by phagocytes while they are stimulated by
+    pathogen (PAMPs) and damage (DAMPs), so the drive is Reynolds' activation
+    input R rather than the activated-phagocyte level N*, which decays with a
+    14-h half-life (mu_n 0.05/h) and would keep IL-6 up for days after the
+    pathogen is killed (assumption of form; with it the course under
+    antimicrobials falls within a day as PMC6219151 reports).
 
     Args:
         s: Current state.
         params: Model constants.
 
     Returns:
-        Dimensionless drive (about 0.17 twelve hours into severe sepsis).
+        Dimensionless drive (about 0.30 twelve hours into severe sepsis).
     """
-    return s.n * suppression(s, params)
+    q = params
+    return (q.k_nn * s.n + q.k_np * s.p + q.k_nd * s.d) * suppression(s, params)
 
 
 def anti_drive(s: ReynoldsState, params: ReynoldsParams = ReynoldsParams()) -> Num:
@@ -110,7 +119,7 @@ def anti_drive(s: ReynoldsState, params: ReynoldsParams = ReynoldsParams()) -> N
 
 
 def step(s: ReynoldsState, k_pg: Num, dt_h: float,
-         params: ReynoldsParams = ReynoldsParams()) -> ReynoldsState:
+         params: ReynoldsParams = ReynoldsParams(), kill_per_h: Num = 0.0) -> ReynoldsState:
     """Advance the driver by one explicit Euler step.
 
     Args:
@@ -118,6 +127,8 @@ def step(s: ReynoldsState, k_pg: Num, dt_h: float,
         k_pg: Pathogen growth rate per hour (0.25 mild ... 0.65 severe).
         dt_h: Step in hours (the plant uses 1 s = 1/3600 h).
         params: Model constants.
+        kill_per_h: Pathogen kill rate of antimicrobial therapy (per hour;
+            0 before it starts): standard care, ``- kill * P`` in dP/dt.
 
     Returns:
         The new state.
@@ -133,8 +144,8 @@ def step(s: ReynoldsState, k_pg: Num, dt_h: float,
     x_c = (s.n + q.k_cnd * s.d) * sup
     dp = (k_pg * s.p * (1.0 - s.p / q.p_inf)
           - q.k_pm * q.s_m * s.p / (q.mu_m + q.k_mp * s.p)
-          - q.k_pn * f_n * s.p)
+          - q.k_pn * f_n * s.p - kill_per_h * s.p)
     dn = q.s_nr * r / (q.mu_nr + r) - q.mu_n * s.n
     dd = q.k_dn * f_n6 / (x_dn6 + f_n6) - q.mu_d * s.d
     dca = q.s_c + q.k_cn * x_c / (1.0 + x_c) - q.mu_c * s.ca
-    return ReynoldsState(p=s.p + dt_h * dp, n=s.n + dt_h * dn, d=s.d + dt_h * dd, ca=s.ca + dt_h * dca)
+    return ReynoldsState(p=pos(s.p + dt_h * dp), n=s.n + dt_h * dn, d=s.d + dt_h * dd, ca=s.ca + dt_h * dca)

@@ -22,9 +22,11 @@ class PatientParams:
         p0: Pathogen load at onset (domain.md: 1.0-1.5).
         hours_since_onset: Time from infection onset to the start of the
             simulation (therapy start); the physiology is pre-run over it.
-        cytokine_gain: Individual multiplier of the pro-inflammatory cytokine
-            production (IL-6, TNF-a, IL-1b) per unit driver; 1 = population
-            value.  Cohorts draw it (host/cohort.py).
+        cytokine_gain: Individual multiplier of the cytokine production per
+            unit driver; 1 = population value.  Cohorts draw it (host/cohort.py).
+        hours_to_antimicrobials: Standard care: time from onset to the first
+            antimicrobial dose (h); ``inf`` for none.
+        antimicrobial_kill_per_h: Pathogen kill rate of the antimicrobials (per h).
     """
 
     weight_kg: float = 70.0
@@ -35,6 +37,13 @@ class PatientParams:
     # 24 h of diagnosis).
     hours_since_onset: float = 12.0
     cytokine_gain: float = 1.0
+    # assumption: antimicrobials start at ICU admission, which is also when the
+    # device starts (12 h after onset by default): standard care in both arms.
+    hours_to_antimicrobials: float = 12.0
+    # assumption: bactericidal time-kill ~1 log10 per 2.5 h (ln 10 / 2.5 h);
+    # the course hardly depends on it (the pathogen is cleared within hours
+    # at any rate above ~0.5/h; what remains is the damage-driven part).
+    antimicrobial_kill_per_h: float = 0.9
 
 
 @dataclass(frozen=True)

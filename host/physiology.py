@@ -33,6 +33,7 @@ class PhysiologyState:
     driver: inflammation.ReynoldsState
     cyto: cytokines.CytokineState
     endo: Num = 0.0
+    t_h: float = 0.0  # hours since infection onset
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,8 @@ class PatientArrays:
     hematocrit: Num
     rates: cytokines.CytokineRates
     gain: Num = 1.0  # individual multiplier of pro-inflammatory production
+    abx_start_h: Num = float("inf")  # first antimicrobial dose, hours after onset
+    abx_kill_per_h: Num = 0.0  # pathogen kill rate once antimicrobials run
 
 
 def patient_inputs(patient: PatientParams) -> PatientArrays:
@@ -57,11 +60,14 @@ def patient_inputs(patient: PatientParams) -> PatientArrays:
     return PatientArrays(k_pg=float(patient.k_pg), hematocrit=float(patient.hematocrit),
                          rates=cytokines.rates(float(patient.weight_kg), float(patient.hematocrit),
                                                CYTOKINES),
-                         gain=float(patient.cytokine_gain))
+                         gain=float(patient.cytokine_gain),
+                         abx_start_h=float(patient.hours_to_antimicrobials),
+                         abx_kill_per_h=float(patient.antimicrobial_kill_per_h))
 
 
 def cohort_inputs(weight_kg: np.ndarray, hematocrit: np.ndarray, k_pg: np.ndarray,
-                  gain: np.ndarray | float = 1.0) -> PatientArrays:
+                  gain: np.ndarray | float = 1.0, abx_start_h: np.ndarray | float = float("inf"),
+                  abx_kill_per_h: np.ndarray | float = 0.0) -> PatientArrays:
     """Inputs of the step for a cohort.
 
     Args:
@@ -69,6 +75,8 @@ def cohort_inputs(weight_kg: np.ndarray, hematocrit: np.ndarray, k_pg: np.ndarra
         hematocrit: (N,) haematocrits.
         k_pg: (N,) pathogen growth rates.
         gain: (N,) individual multipliers of pro-inflammatory production.
+        abx_start_h: (N,) hours from onset to the first antimicrobial dose.
+        abx_kill_per_h: (N,) antimicrobial kill rates (per hour).
 
     Returns:
         Array inputs.
@@ -77,7 +85,9 @@ def cohort_inputs(weight_kg: np.ndarray, hematocrit: np.ndarray, k_pg: np.ndarra
     h = np.asarray(hematocrit, dtype=np.float64)
     return PatientArrays(k_pg=np.asarray(k_pg, dtype=np.float64), hematocrit=h,
                          rates=cytokines.rates(w, h, CYTOKINES),
-                         gain=np.asarray(gain, dtype=np.float64) + 0.0 * w)
+                         gain=np.asarray(gain, dtype=np.float64) + 0.0 * w,
+                         abx_start_h=np.asarray(abx_start_h, dtype=np.float64) + 0.0 * w,
+                         abx_kill_per_h=np.asarray(abx_kill_per_h, dtype=np.float64) + 0.0 * w)
 
 
 def onset_state(p0: Num, inputs: PatientArrays) -> PhysiologyState:
@@ -109,11 +119,14 @@ def step(s: PhysiologyState, inputs: PatientArrays, removal: cytokines.Removal,
         The new state.
     """
     pro = inflammation.pro_drive(s.driver, REYNOLDS) * inputs.gain
-    anti = inflammation.anti_drive(s.driver, REYNOLDS)
-    cyto = cytokines.step(s.cyto, inputs.rates, pro, anti, removal, dt_s / 60.0, CYTOKINES)
+    # IL-10 comes from the same stimulated phagocytes (cytokines.py); CA acts
+    # inside the driver (it damps the pro-inflammatory signal).
+    cyto = cytokines.step(s.cyto, inputs.rates, pro, pro, removal, dt_s / 60.0, CYTOKINES)
     endo = endotoxin.step(s.endo, s.driver.p, inputs.rates.il6_v, removal.endotoxin, dt_s / 60.0, ENDOTOXIN)
-    driver = inflammation.step(s.driver, inputs.k_pg, dt_s / 3600.0, REYNOLDS)
-    return PhysiologyState(driver=driver, cyto=cyto, endo=endo)
+    # Standard care: antimicrobials kill the pathogen from their first dose.
+    kill = inputs.abx_kill_per_h * (s.t_h >= inputs.abx_start_h)
+    driver = inflammation.step(s.driver, inputs.k_pg, dt_s / 3600.0, REYNOLDS, kill)
+    return PhysiologyState(driver=driver, cyto=cyto, endo=endo, t_h=s.t_h + dt_s / 3600.0)
 
 
 def prerun(p0: Num, inputs: PatientArrays, hours: float) -> PhysiologyState:

@@ -18,6 +18,7 @@ seed, actuator sequence) however ``advance`` is chunked, and ``snapshot`` /
 
 from __future__ import annotations
 
+import copy
 from array import array
 from dataclasses import dataclass
 from typing import Any, Optional
@@ -38,6 +39,7 @@ TRACE_COLUMNS = (
     "pump_ml_min", "heparin_u_h", "connected",
     "drive_pro", "drive_anti",
     "endotoxin_eu_ml", "clearance_il6_ml_min", "clearance_endotoxin_ml_min",
+    "heparin_line_u", "aptt_circuit_s",
 )
 
 
@@ -48,9 +50,11 @@ class Actuators:
     Attributes:
         pump_ml_min: Blood-pump set flow (mL/min).
         clamp_open: Return clamp state; closed stops the flow.
-        heparin_u_h: Heparin infusion rate (U/h) to the patient.
-        heparin_bolus_u: Cumulative bolus units delivered so far (monotonic);
-            the increase since the previous step goes to the patient at once.
+        heparin_u_h: Heparin syringe rate (U/h) into the blood line.
+        heparin_bolus_u: Cumulative bolus units the syringe delivered so far
+            (monotonic); the increase since the previous step goes into the
+            blood line at once.  The line passes heparin to the patient only
+            while blood flows to a connected patient (``heparin.line_delivery``).
     """
 
     pump_ml_min: float = 0.0
@@ -67,32 +71,29 @@ class _State:
     phys: physiology.PhysiologyState
     hep_conc: float
     aptt: float
+    cart: cartridge.CartridgeState
     q: float = 0.0
     q_acc: float = 0.0
     hep_acc_u: float = 0.0
     last_bolus_u: float = 0.0
     connected: bool = False
-    cart_index: int = 0
-    cart_factor: float = 1.0
-    processed_l: float = 0.0
-    cart_age_s: float = 0.0
-    clot: float = 0.0
-    extraction_il6: float = 0.0
-    clearance_il6: float = 0.0
-    clearance_endo: float = 0.0
-    bound_endo: float = 0.0
     pump_ml_min: float = 0.0
     heparin_u_h: float = 0.0
+    line_u: float = 0.0  # heparin in the circuit, not yet in the patient (U)
+    circ_conc: float = 0.0  # heparin in the blood in the cartridge (IU/mL)
 
     def clone(self) -> "_State":
-        """Independent copy.  Every field is an immutable value (the physiology
-        state is a frozen dataclass of floats), so a shallow copy is complete.
+        """Independent copy.  Every field but the cartridge record is an
+        immutable value (the physiology state is a frozen dataclass of floats),
+        and the cartridge record holds only immutable values, so a shallow copy
+        of both is complete.
 
         Returns:
             The copy.
         """
         c = object.__new__(_State)
         c.__dict__.update(self.__dict__)
+        c.cart = copy.copy(self.cart)
         return c
 
 
@@ -129,8 +130,8 @@ class Plant:
         self.faults = Faults()
         self.trace_rows: list[tuple[float, ...]] = []
         self._s = _State(tick=0, phys=physiology.start_state(patient), hep_conc=0.0,
-                         aptt=float(heparin.aptt_s(0.0)))
-        self._s.cart_factor = self._draw_clot_factor(0)
+                         aptt=float(heparin.aptt_s(0.0)),
+                         cart=cartridge.CartridgeState(clot_factor=self._draw_clot_factor(0)))
         h = self.device.hydraulics
         sens = self.device.sensors
         self._const = (self._alpha, self._slow_every, self.trace_every, h.static_mmhg,
@@ -159,7 +160,7 @@ class Plant:
     def _coefficients(self) -> circuit.Coefficients:
         """Pressure coefficients for the current state and faults (remembers the occlusion used)."""
         self._coef_occ = self.faults.access_occlusion
-        return circuit.coefficients(self._s.clot, self._coef_occ, self._s.connected, self.device.hydraulics)
+        return circuit.coefficients(self._s.cart.clot, self._coef_occ, self._s.connected, self.device.hydraulics)
 
     # ------------------------------------------------------------- the stepping
     def advance(self, act: Actuators, n: int, out: Optional[array] = None) -> None:
@@ -185,7 +186,7 @@ class Plant:
         q_target = min(q_base, circuit.max_outlet_flow(coef, hyd)) if q_base > 0.0 else 0.0
         hep_per_tick = act.heparin_u_h * self.period_s / 3600.0
         alpha, slow_every, trace_every, ps, inv_qref, expo, sp, sq = self._const
-        c_acc, c_ret, c_cart = coef.access, coef.ret, coef.cart
+        c_acc, c_ret, c_cart = coef
         cache = self._noise
         vals = cache.values
         blk_lo = cache.block * noise.BLOCK
@@ -252,8 +253,7 @@ class Plant:
         s = self._s
         if bolus != s.last_bolus_u:
             if bolus > s.last_bolus_u:
-                s.hep_conc += (bolus - s.last_bolus_u) / self._hep_vol_ml
-                s.aptt = float(heparin.aptt_s(s.hep_conc))
+                s.line_u += bolus - s.last_bolus_u  # the syringe pushes it into the line
             s.last_bolus_u = bolus
 
     def _flow_limit(self, act: Actuators) -> float:
@@ -310,30 +310,51 @@ class Plant:
         dev = self.device
         dt_s = physiology.PHYSIO_DT_S
         q_mean = s.q_acc / self._slow_every
-        s.hep_conc = float(heparin.step(s.hep_conc, s.hep_acc_u, self._hep_vol_ml, dt_s / 60.0))
-        s.aptt = float(heparin.aptt_s(s.hep_conc))
+        self._heparin_step(q_mean, dt_s / 60.0)
         removal = cytokines.NO_REMOVAL
         if s.connected:
-            s.cart_age_s += dt_s
+            cart = s.cart
+            cart.age_s += dt_s
             if q_mean > 1e-6:
                 qp = q_mean * (1.0 - self.patient.hematocrit)
-                c6, ctnf, c1b, c10, cendo = cartridge.clearances(s.processed_l, s.bound_endo, qp, dev.adsorber)
-                s.extraction_il6 = c6 / qp
-                s.clearance_il6 = c6
-                s.clearance_endo = cendo
-                removal = cytokines.Removal(il6=c6, tnf=ctnf, il1b=c1b, il10=c10, endotoxin=cendo)
-                s.processed_l += qp * dt_s / 60000.0
-                if cendo:
-                    s.bound_endo += cendo * s.phys.endo * dt_s / 60.0
+                removal = cart.perfuse(qp, s.phys.endo, dt_s, dev.adsorber)
             else:
-                s.extraction_il6 = 0.0
-                s.clearance_il6 = 0.0
-                s.clearance_endo = 0.0
-            rate = circuit.clot_rate_per_h(s.aptt, q_mean, s.cart_factor, self.faults.clot_boost, dev.clot)
-            clot = s.clot + rate * self._clot_mult * dt_s / 3600.0
-            s.clot = clot if clot < dev.clot.max_fraction else dev.clot.max_fraction
+                cart.stand()
+            rate = circuit.clot_rate_per_h(heparin.aptt_s(s.circ_conc), q_mean, cart.clot_factor,
+                                           self.faults.clot_boost, dev.clot)
+            clot = cart.clot + rate * self._clot_mult * dt_s / 3600.0
+            cart.clot = clot if clot < dev.clot.max_fraction else dev.clot.max_fraction
             self._coef = self._coefficients()
         s.phys = physiology.step(s.phys, self._inputs, removal, dt_s)
+
+    def _heparin_step(self, q_mean: float, dt_min: float) -> None:
+        """Syringe -> line -> patient, then the patient's kinetics and the
+        heparin of the blood in the cartridge (trapped there while it stands).
+
+        Args:
+            q_mean: Mean blood flow over the step (mL/min).
+            dt_min: Step (min).
+        """
+        s = self._s
+        s.line_u += s.hep_acc_u
+        delivered = heparin.line_delivery(s.line_u, q_mean, s.connected, dt_min)
+        s.line_u -= delivered
+        s.hep_conc = float(heparin.step(s.hep_conc, delivered, self._hep_vol_ml, dt_min))
+        s.aptt = float(heparin.aptt_s(s.hep_conc))
+        if s.connected and q_mean > 1e-6:
+            # The syringe's heparin mixes into the plasma before the cartridge.
+            s.circ_conc = s.hep_conc + delivered / dt_min / (q_mean * (1.0 - self.patient.hematocrit))
+
+    def give_heparin_iv(self, units: float) -> None:
+        """A heparin bolus given straight into the patient's vein (by the
+        operator, not through the device's line).
+
+        Args:
+            units: Units given (>= 0).
+        """
+        s = self._s
+        s.hep_conc += max(units, 0.0) / self._hep_vol_ml
+        s.aptt = float(heparin.aptt_s(s.hep_conc))
 
     # ----------------------------------------------------------- observation
     def observe(self) -> dict[str, float]:
@@ -348,16 +369,18 @@ class Plant:
         """Current true values in ``TRACE_COLUMNS`` order."""
         s = self._s
         c = s.phys.cyto
+        cart = s.cart
         if self.faults.access_occlusion != self._coef_occ:
             self._coef = self._coefficients()
         p_acc, p_pre, p_ret = circuit.pressures(s.q, self._coef, self.device.hydraulics)
         return (s.tick * self.period_s, float(c.il6), float(c.tnf), float(c.il1b), float(c.il10),
                 s.hep_conc, s.aptt,
                 s.q, p_acc, p_pre, p_ret,
-                s.clot, s.extraction_il6, s.cart_index, s.cart_age_s / 3600.0, s.processed_l,
+                cart.clot, cart.extraction_il6, cart.index, cart.age_s / 3600.0, cart.processed_l,
                 s.pump_ml_min, s.heparin_u_h, 1.0 if s.connected else 0.0,
                 float(pro_drive(s.phys.driver)) * self.patient.cytokine_gain, float(anti_drive(s.phys.driver)),
-                float(s.phys.endo), s.clearance_il6, s.clearance_endo)
+                float(s.phys.endo), cart.clearance_il6, cart.clearance_endo,
+                s.line_u, float(heparin.aptt_s(s.circ_conc)))
 
     def true_aptt(self) -> float:
         """True aPTT now (s)."""
@@ -373,8 +396,12 @@ class Plant:
 
     # ---------------------------------------------------------------- events
     def connect_patient(self) -> None:
-        """Connect the primed circuit to the patient (blood now flows through it)."""
+        """Connect the primed circuit to the patient (blood now flows through it).
+        The blood entering the cartridge is the patient's; the prime, with any
+        heparin the syringe put into it, goes to the patient as blood flows
+        (assumption: both lines connected at once, the prime not discarded)."""
         self._s.connected = True
+        self._s.circ_conc = self._s.hep_conc
         self._coef = self._coefficients()
 
     def disconnect_patient(self) -> None:
@@ -384,16 +411,8 @@ class Plant:
 
     def replace_cartridge(self) -> None:
         """Fit a fresh adsorber: no load, no clot, a new clot-rate factor."""
-        s = self._s
-        s.cart_index += 1
-        s.processed_l = 0.0
-        s.cart_age_s = 0.0
-        s.clot = 0.0
-        s.extraction_il6 = 0.0
-        s.clearance_il6 = 0.0
-        s.clearance_endo = 0.0
-        s.bound_endo = 0.0
-        s.cart_factor = self._draw_clot_factor(s.cart_index)
+        index = self._s.cart.index + 1
+        self._s.cart = cartridge.CartridgeState(index=index, clot_factor=self._draw_clot_factor(index))
         self._coef = self._coefficients()
 
     # ---------------------------------------------------------- snapshotting

@@ -96,7 +96,9 @@ def simulate_cohort(patients: Sequence[PatientParams], duration_s: float,
     inputs = physiology.cohort_inputs(np.array([p.weight_kg for p in patients]),
                                       np.array([p.hematocrit for p in patients]),
                                       np.array([p.k_pg for p in patients]),
-                                      np.array([p.cytokine_gain for p in patients]))
+                                      np.array([p.cytokine_gain for p in patients]),
+                                      np.array([p.hours_to_antimicrobials for p in patients]),
+                                      np.array([p.antimicrobial_kill_per_h for p in patients]))
     p0 = np.array([p.p0 for p in patients], dtype=np.float64)
     state = physiology.prerun(p0, inputs, hours.pop())
     return _run(state, inputs, duration_s, every_s)

@@ -1,7 +1,15 @@
 """A scripted operator: the nurse or perfusionist at the bedside, as a
 deterministic agenda in virtual time. It sets the device up, draws blood
 for aPTT and enters the lab's result when it comes back, changes the
-cartridge when the device asks for it, and acknowledges alarms."""
+cartridge when the device asks for it, and acknowledges alarms.
+
+Anticoagulation before blood flow: the device's syringe feeds the blood
+line, so nothing it gives reaches the patient before blood flows. The
+nurse therefore gives the loading dose straight into a vein
+(``plant.give_heparin_iv``) when the device's protocol starts, checks it
+with a bedside (point-of-care) aPTT once the bolus has mixed and fallen
+from its peak, and starts blood flow on that result. A protocol that gives
+no heparin at all (a zero table) gets no loading dose either."""
 
 from __future__ import annotations
 
@@ -30,7 +38,18 @@ class OperatorPlan:
     exchange_delay_min: float = 9.9
     ack_delay_min: float = 2.0         # safe state -> alarms acknowledged
     resume_after_ack: bool = True
-    pre_start_draw_min: float = 10.0   # heparin started -> first aPTT drawn
+    # Loading dose the nurse gives IV when the protocol starts (U/kg of the
+    # entered weight). Assumption: sized with the plant's plasma volume
+    # (0.04 L/kg, host/heparin.py) so that the aPTT 15 min after it is
+    # near 70 s, the middle of the cartridge's 60-80 s target; 0: none.
+    loading_bolus_u_kg: float = 17.0
+    # Loading dose -> pre-start sample: after the bolus has mixed and come
+    # down from its peak (assumption: the circuit is started within minutes
+    # of a bedside result, so the sample stands for the start).
+    pre_start_draw_min: float = 15.0
+    # Pre-start sample -> result: a bedside (point-of-care) aPTT, not the
+    # central lab (assumption: a few minutes, as for bedside clotting tests).
+    pre_start_turnaround_min: float = 5.0
     redraw_min: float = 30.0           # start refused on aPTT -> draw again after
     override_after: int = 2            # refused starts before the override is confirmed
     trips_before_change: int = 3       # safe-state trips on one cartridge before changing it
@@ -99,6 +118,8 @@ class ScriptedOperator:
         self.refused_starts = 0
         self.trips = 0             # safe-state trips on the current cartridge
         self.routine_draws = False
+        self.heparin_started = False   # the device's protocol was started
+        self._loading_due = False      # waiting for its heparin event
 
     def ticks(self, minutes: float) -> int:
         return max(1, round(minutes * 60.0 / self.period_s))
@@ -124,7 +145,10 @@ class ScriptedOperator:
         if self.loop is None:
             return
         now = self.loop.tick
-        if e.kind == C.EV_PRIMED:
+        if e.kind == C.EV_HEPARIN and self._loading_due:
+            self._loading_due = False
+            self._give_loading_dose(e.a > 0 or e.b > 0)
+        elif e.kind == C.EV_PRIMED:
             self.waiting_to_start = True
             self.refused_starts = 0
             self.schedule(now + self.ticks(self.plan.start_delay_min), "start")
@@ -171,8 +195,16 @@ class ScriptedOperator:
         status = self.loop.status
         if status.state != C.READY:
             return
-        if not self.started_heparin():
-            self._cmd(C.CMD_HEPARIN_START)
+        if not self.heparin_started:
+            # The dose is given on the device's heparin event, which may come
+            # with the command's own reply.
+            self._loading_due = True
+            result = self._cmd(C.CMD_HEPARIN_START)
+            if result != C.OK:
+                self._loading_due = False
+                if result != C.E_STATE:     # E_STATE in ready: started before (a restart)
+                    return
+            self.heparin_started = True
             self.schedule(self.loop.tick + self.ticks(self.plan.pre_start_draw_min), "draw_aptt", "pre-start")
             return
         result = self._cmd(C.CMD_START)
@@ -198,7 +230,18 @@ class ScriptedOperator:
             self.schedule(first_draw, "draw_aptt", "routine")
 
     def started_heparin(self) -> bool:
-        return self.loop.status.bolus_total > 0 or self.loop.status.heparin > 0
+        """The device's anticoagulation protocol was started (by this
+        operator): known from the command's answer, not from the doses, so a
+        protocol that gives none is not started again and again."""
+        return self.heparin_started
+
+    def _give_loading_dose(self, protocol_gives_heparin: bool) -> None:
+        """The loading dose, IV by the nurse, for the weight entered on the
+        device; none when the device's protocol gives no heparin."""
+        units = self.plan.loading_bolus_u_kg * self.plan.weight_kg if protocol_gives_heparin else 0.0
+        if units > 0.0:
+            self.loop.plant.give_heparin_iv(units)
+        self.record({"type": "heparin_iv", "units": round(units, 1), "why": "loading"})
 
     def _do_draw_aptt(self, why: Any) -> None:
         value = float(self.loop.plant.draw_aptt())
@@ -207,7 +250,8 @@ class ScriptedOperator:
         if why == "routine" and not self.plan.enters_routine_aptt:
             self.record({"type": "aptt_not_entered", "lab_aptt_s": round(value, 1)})
         else:
-            self.schedule(self.loop.tick + self.ticks(self.plan.lab_turnaround_min), "enter_aptt", value)
+            turnaround = self.plan.pre_start_turnaround_min if why == "pre-start" else self.plan.lab_turnaround_min
+            self.schedule(self.loop.tick + self.ticks(turnaround), "enter_aptt", value)
         if why == "routine":
             self.schedule(self.loop.tick + self.ticks(self.plan.aptt_every_h * 60), "draw_aptt", "routine")
 

@@ -70,17 +70,30 @@ def test_short_flow_response(plant: Plant) -> None:
 
 
 def test_bolus_is_incremental(plant: Plant) -> None:
-    plant.advance(Actuators(heparin_bolus_u=5600.0), 1, None)
-    c1 = plant.observe()["heparin_u_ml"]
-    assert c1 == pytest.approx(5600.0 / 4900.0, rel=1e-3)
-    plant.advance(Actuators(heparin_bolus_u=5600.0), 1, None)  # no new units
-    assert plant.observe()["heparin_u_ml"] <= c1
-    plant.advance(Actuators(heparin_bolus_u=8400.0), 1, None)  # +2800 U
-    assert plant.observe()["heparin_u_ml"] == pytest.approx(c1 + 2800.0 / 4900.0, rel=2e-3)
+    # The syringe's bolus goes into the line; with no flow it stays there.
+    plant.advance(Actuators(heparin_bolus_u=5600.0), 10, None)
+    assert plant.observe()["heparin_u_ml"] == 0.0
+    assert plant.observe()["heparin_line_u"] == pytest.approx(5600.0)
+    plant.advance(Actuators(heparin_bolus_u=5600.0), 10, None)  # no new units
+    assert plant.observe()["heparin_line_u"] == pytest.approx(5600.0)
+    plant.advance(Actuators(heparin_bolus_u=8400.0), 10, None)  # +2800 U
+    assert plant.observe()["heparin_line_u"] == pytest.approx(8400.0)
+    # Blood flowing to the connected patient washes it in (a bolus on restart).
+    plant.connect_patient()
+    plant.advance(Actuators(pump_ml_min=200.0, clamp_open=True, heparin_bolus_u=8400.0), 6000, None)
+    assert plant.observe()["heparin_line_u"] < 1.0
+    assert plant.observe()["heparin_u_ml"] > 0.5 * 8400.0 / 2800.0
+
+
+def test_iv_bolus_reaches_the_patient_at_once(plant: Plant) -> None:
+    plant.give_heparin_iv(1400.0)
+    assert plant.observe()["heparin_u_ml"] == pytest.approx(1400.0 / 2800.0)
 
 
 def test_infusion_raises_heparin(plant: Plant) -> None:
-    plant.advance(Actuators(heparin_u_h=1260.0), 36000, None)  # 1 h
+    plant.connect_patient()
+    act = Actuators(pump_ml_min=200.0, clamp_open=True, heparin_u_h=1260.0)
+    plant.advance(act, 36000, None)  # 1 h
     assert plant.observe()["heparin_u_ml"] > 0.05
     assert plant.true_aptt() > 35.0
 
@@ -131,7 +144,7 @@ def test_priming_has_no_removal_or_clotting(plant: Plant) -> None:
 
 def test_presets() -> None:
     assert DeviceParams.preset("cytosorb").adsorber.name == "cytosorb"
-    assert DeviceParams.preset("sham").adsorber.k0_ml_min == 0.0
+    assert DeviceParams.preset("sham").adsorber.il6.k0_ml_min == 0.0
     with pytest.raises(KeyError):
         DeviceParams.preset("no-such-device")
     assert PatientParams().weight_kg == 70.0 and PatientParams().hematocrit == 0.30

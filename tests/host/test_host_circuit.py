@@ -43,22 +43,24 @@ def test_clotted_definition() -> None:
     assert circuit.drop_multiplier(0.0) == 1.0
 
 
-def test_circuit_life_calibration() -> None:
-    cp = circuit.ClotParams()
-    z = np.random.default_rng(0).standard_normal(20000)
-    lives_hep = circuit.life_h(70.0, 200.0, z, cp)
-    lives_none = circuit.life_h(heparin.aptt_s(0.0), 200.0, z, cp)
-    assert np.median(lives_hep) == pytest.approx(26.0, rel=0.05)  # RICH: 26-27 h
-    frac = np.mean(lives_none < 24.0)
-    assert 0.4 < frac < 0.6  # Zhang: 47% of unanticoagulated circuits reach 24 h
-    assert np.all(lives_none < lives_hep)
+def test_clotting_answers_to_anticoagulation() -> None:
+    from host import clot_calibration as cc
+    no = cc.cartridge_trial(30.0, n=5000)
+    yes = cc.cartridge_trial(70.0, n=5000)
+    assert no["clotted_before_24h"] > 0.8 and yes["clotted_before_24h"] < 0.05
+    assert yes["median_clot_h"] > 10.0 * no["median_clot_h"]
+
+
+def test_a_ten_minute_stop_at_therapeutic_aptt_is_a_small_part_of_life() -> None:
+    still = circuit.clot_rate_per_h(70.0, 0.0, 1.0)
+    assert 0.5 / still > 10.0 * (10.0 / 60.0)  # the stop uses < 10% of a stagnant life
 
 
 def test_stasis_accelerates_clotting() -> None:
     flowing = circuit.clot_rate_per_h(70.0, 200.0, 1.0)
     still = circuit.clot_rate_per_h(70.0, 0.0, 1.0)
-    assert still > 20.0 * flowing
-    assert 0.5 / still * 60.0 < 60.0  # a stopped cartridge clots within the hour
+    assert still > 10.0 * flowing
+    assert 0.5 / circuit.clot_rate_per_h(heparin.aptt_s(0.0), 0.0, 1.0) * 60.0 < 30.0  # no heparin: minutes
 
 
 def _clot_after(actuators: Actuators, ticks: int) -> float:
@@ -73,10 +75,12 @@ def test_no_heparin_clots_faster_than_therapeutic_in_plant() -> None:
     therapeutic = _clot_after(Actuators(pump_ml_min=200.0, clamp_open=True, heparin_u_h=1750.0,
                                         heparin_bolus_u=5600.0), six_hours)
     none = _clot_after(Actuators(pump_ml_min=200.0, clamp_open=True), six_hours)
-    assert none > therapeutic * 1.03
+    assert none > therapeutic * 5.0
     stopped = _clot_after(Actuators(pump_ml_min=0.0, clamp_open=False, heparin_u_h=1750.0,
                                     heparin_bolus_u=5600.0), 36000)
-    assert stopped > therapeutic  # one hour standing still beats six hours flowing
+    # Without flow the syringe's heparin stays in the line (none reaches the
+    # patient), and the blood in the cartridge is trapped at baseline.
+    assert stopped > therapeutic
 
 
 def test_clot_raises_pre_pressure() -> None:

@@ -91,6 +91,24 @@ def test_snapshot_restore_bit_identical() -> None:
     assert out3.tobytes() == out1.tobytes()
 
 
+def test_snapshot_holds_its_own_cartridge() -> None:
+    """The cartridge record changes in place at every slow step and is replaced
+    by a new cartridge: a snapshot must hold its own copy of it."""
+    p = _make()
+    p.advance(RUNNING, 600, None)
+    snap = p.snapshot()
+    before = p.observe()
+    p.advance(RUNNING, 600, None)
+    p.replace_cartridge()
+    p.advance(RUNNING, 600, None)
+    p.restore(snap)
+    assert p.observe() == before
+    assert p._s.cart is not snap[0].cart
+    p.advance(RUNNING, 600, None)
+    p.restore(snap)
+    assert p.observe() == before
+
+
 def test_seed_changes_noise_not_physiology() -> None:
     a = Plant(seed=1)
     b = Plant(seed=2)
@@ -107,14 +125,14 @@ def test_seed_changes_noise_not_physiology() -> None:
 
 def test_clot_factor_differs_per_cartridge() -> None:
     p = Plant(seed=5)
-    factors = [p._s.cart_factor]
+    factors = [p._s.cart.clot_factor]
     for _ in range(3):
         p.replace_cartridge()
-        factors.append(p._s.cart_factor)
+        factors.append(p._s.cart.clot_factor)
     assert len(set(factors)) == 4
     q = Plant(seed=5)
     q.replace_cartridge()
-    assert q._s.cart_factor == factors[1]
+    assert q._s.cart.clot_factor == factors[1]
 
 
 def test_idle_device_equals_untreated_course() -> None:

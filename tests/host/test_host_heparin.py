@@ -28,13 +28,17 @@ def test_aptt_inverse_and_baseline() -> None:
     assert 25.0 < heparin.aptt_s(0.0) < 35.0
 
 
-def test_volume() -> None:
-    assert heparin.volume_ml(70.0) == pytest.approx(4900.0)
+def test_volume_is_plasma() -> None:
+    assert heparin.volume_ml(70.0) == pytest.approx(2800.0)  # 0.04 L/kg
 
 
-def test_steady_state_nomogram_dose_in_plausible_range() -> None:
-    c = 0.0
-    for _ in range(24 * 60):
-        c = heparin.step(c, 18.0 * 70.0 / 60.0, 4900.0, 1.0)  # 18 U/kg/h, 1 min steps
-    assert 0.1 < c < 0.4
-    assert 40.0 < heparin.aptt_s(c) < 90.0
+def test_usual_doses_reach_the_60_80_target() -> None:
+    doses = [heparin.steady_dose_u_kg_h(a) for a in (60.0, 80.0)]
+    assert 14.0 < doses[0] < doses[1] < 21.0
+    assert heparin.steady_dose_u_kg_h(70.0) * 70.0 * 24.0 < 35000.0  # not heparin resistance
+
+
+def test_line_holds_heparin_without_flow() -> None:
+    assert heparin.line_delivery(100.0, 0.0, True, 1.0) == 0.0
+    assert heparin.line_delivery(100.0, 200.0, False, 1.0) == 0.0
+    assert heparin.line_delivery(100.0, 200.0, True, 1.0) == pytest.approx(100.0 * (1.0 - 2.718281828 ** -1.0))
