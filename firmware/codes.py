@@ -67,6 +67,7 @@ CMD_OVERRIDE_APTT = 13  # confirm starting blood flow with aPTT out of range
 CMD_TEST_HANG = 14      # test mode only: the control task stops for arg ticks
 CMD_REQUEST_EXCHANGE = 15  # end this cartridge early (clotted), from paused
 CMD_TIME_SCALE = 16     # test mode only: run the board's own clock N times faster
+CMD_TEST_RESET = 17     # test mode only: forget the therapy and restart (idle, complete or safe)
 
 # Sample flags (the fifth channel of a STEP sample)
 FLAG_AIR = 0x0001

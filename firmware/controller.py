@@ -267,9 +267,6 @@ class Controller:
             target = self.flow_set
             clamp = 1
             hep = self.hep.infusion(t)
-        elif st == _READY and self.hep.started:
-            # Anticoagulation runs before blood flow starts, once begun.
-            hep = self.hep.infusion(t)
         elif st == _PRIMING:
             target = self.prime_flow
             clamp = 1
@@ -280,7 +277,10 @@ class Controller:
             pump = min(pump + self.ramp_step, target)
         elif pump > target:
             pump = max(pump - self.ramp_step, target)
-        bolus = self.hep.bolus_total
+        # Heparin goes into the line only while blood flows to the patient: a
+        # bolus asked for while it stands waits for the flow rather than pool
+        # (IEC 60601-2-16 over-delivery; docs/firmware.md, SR-HEP-5).
+        bolus = self.hep.bolus_total if st == _RUNNING and pump > 0 else self.out_bolus
         if (pump != self.out_pump or clamp != self.out_clamp or hep != self.out_hep
                 or bolus != self.out_bolus):
             self.out_pump = pump

@@ -11,14 +11,15 @@ _OPEN = 0x3FFFFFFF
 # The cartridge's own target, aPTT 60-80 s (domain.md section 3). The band
 # edges follow the target; the bolus and rate steps are Raschke's steps moved
 # onto this target, an assumption until a device-specific protocol is given.
-# Loading bolus: 20 U/kg, an assumption sized so that, with heparin's volume
-# of distribution (~0.07 L/kg) and the aPTT calibration (domain.md section
-# 3), the first aPTT lands near the target instead of far above it, so that
-# blood flow can start on an in-range result.
+# No loading bolus from the device: blood flow may start only on an aPTT in
+# the target, so the loading dose must act before the circuit runs, and the
+# syringe feeds a line that carries no blood until then. The nurse gives it
+# IV (the scripted operator: 17 U/kg, hil/run/operator.py); the device's
+# infusion starts with blood flow.
 CARTRIDGE_60_80 = {
     "name": "cartridge-60-80",
     "target": (600, 800),        # aPTT 60-80 s
-    "initial_bolus_u_kg": 20,
+    "initial_bolus_u_kg": 0,
     "initial_rate": 180,         # 18 U/kg/h (Raschke starting rate)
     "recheck_min": 360,          # 6 h after every change
     "recheck_stable_min": 1440,  # daily after two in-range results in a row

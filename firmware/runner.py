@@ -16,7 +16,7 @@ class ClockRunner:
         self.persist = persist
         self.board = board      # sample() then control(): one period's I/O
         self.period = period_ms
-        self.wdt = wdt          # machine.WDT or None
+        self.wdt = wdt          # anything with feed() (devices/wdt.py), or None
         self.next_t = time.ticks_add(time.ticks_ms(), period_ms)
 
     def run(self):

@@ -7,8 +7,19 @@ import json
 import struct
 import sys
 
+from micropython import const
+
 import protocol as P
-from version import FIRMWARE_VERSION
+
+# The codes (codes.py) this module uses, as private constants (docs/firmware.md, Memory).
+_IDLE = const(0)
+_COMPLETE = const(6)
+_SAFE = const(7)
+_CMD_TEST_RESET = const(17)
+_OK = const(0)
+_E_STATE = const(1)
+_E_TEST_ONLY = const(5)
+_SIM_EXIT = const(75)   # hal/sim.py RESET_EXIT: the virtual board's supervisor restarts us
 
 
 class Service:
@@ -18,6 +29,18 @@ class Service:
         self.persist = persist
         self.board_name = cfg["name"]
         self.hal_name = hal_name
+        # The firmware's identity and the config's digest, computed once
+        # (the config is let go after boot); the module that computes it is
+        # let go too, as app.py does with board.py: its code costs RAM.
+        import version
+        self.firmware = version.FIRMWARE_VERSION
+        self.build = version.BUILD
+        self.config = version.config_digest(cfg)
+        del version
+        sys.modules.pop("version", None)
+        sys.modules.pop("build_id", None)
+        # Called after a test-mode reset was answered (tests replace it).
+        self.restart = self._restart
         # The frame last answered, to tell a retransmission (same TYPE, SEQ
         # and bytes: same CRC-32) from a new request that reuses a SEQ.
         self.last_key = -1   # type << 8 | seq, or -1
@@ -96,12 +119,27 @@ class Service:
             self.last_key = -1
         self.account_heap()
 
+    def settings(self):
+        # The settings a run must agree with (the host checks a scenario's
+        # device against them), from the controller: the anticoagulation
+        # table and the therapy limits, in the config's units.
+        ctl = self.ctl
+        return {
+            "anticoagulation": ctl.hep.table["name"],
+            "cartridge_hours": ctl.cart_limit * ctl.period_ms // 3600000,
+            "max_cartridges": ctl.cart_max,
+            "flow_min_ml_min": ctl.flow_min // 10,
+            "flow_max_ml_min": ctl.flow_max // 10,
+        }
+
     def hello(self):
         impl = sys.implementation
+        # MicroPython's version line ("MicroPython v1.25.0 on 2025-04-15").
+        line = sys.version
         return {
             "implementation": impl.name,
             "version": "%d.%d.%d" % impl.version[:3],
-            "firmware": FIRMWARE_VERSION,
+            "firmware": self.firmware,
             "protocol": P.VERSION,
             "board": self.board_name,
             "hal": self.hal_name,
@@ -111,7 +149,41 @@ class Service:
             # host: samples and time come from the host (sim HAL); board: own clock
             "clock": "host" if self.hal_name == "sim" else "board",
             "boot": self.boot_notice,
+            "tick": self.ctl.tick_no,
+            "state": self.ctl.state,
+            # The board as MicroPython knows it, os.uname().machine
+            # ("Raspberry Pi Pico with RP2040").
+            "machine": getattr(impl, "_machine", None),
+            "micropython": line[line.find(";") + 2:],
+            "build": self.build,
+            "config": self.config,
+            "settings": self.settings(),
         }
+
+    def test_reset(self):
+        # May the board forget its therapy and restart (CMD_TEST_RESET)? Only
+        # in test mode, and only where nothing is being delivered: idle,
+        # complete, or the safe state.
+        ctl = self.ctl
+        if not ctl.test_mode:
+            return _E_TEST_ONLY
+        st = ctl.state
+        if st != _IDLE and st != _COMPLETE and st != _SAFE:
+            return _E_STATE
+        return _OK
+
+    def _restart(self):
+        # Erase the stored therapy and alarm log, then reset: a Pico by
+        # machine.reset() (after its USB has sent the reply), the unix port
+        # by the exit code its supervisor restarts (hal/sim.py).
+        if self.persist is not None:
+            self.persist.erase()
+        if sys.platform == "rp2":
+            import machine
+            import time
+            time.sleep_ms(100)
+            machine.reset()
+        sys.exit(_SIM_EXIT)
 
     def diag(self):
         self.account_heap()
@@ -138,6 +210,12 @@ class Service:
         # False. before_reply runs between acting on a command and answering.
         if ftype == P.T_CMD:
             code, _r, _r2, arg = struct.unpack_from(P.CMD_FMT, self.link.rx, P.HEADER_LEN)
+            if code == _CMD_TEST_RESET:
+                result = self.test_reset()
+                self.reply(P.T_CMD | P.REPLY, seq, code | (result << 8))
+                if result == _OK:
+                    self.restart()
+                return True
             result = self.ctl.command(code, arg)
             if before_reply is not None:
                 before_reply()

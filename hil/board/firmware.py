@@ -145,6 +145,37 @@ def write_resolved_config(board: str | Path, folder: Path) -> Path:
     return out
 
 
+def _uncommented(v: Any) -> Any:
+    if isinstance(v, dict):
+        return {k: _uncommented(x) for k, x in v.items() if not k.startswith("_")}
+    if isinstance(v, list):
+        return [_uncommented(x) for x in v]
+    return v
+
+
+def config_digest(board: str | Path | dict[str, Any]) -> str:
+    """The digest a board reports in HELLO ``config`` for this config: the
+    first 16 hex digits of the SHA-256 of its canonical JSON (keys sorted,
+    no spaces, keys starting with ``_`` left out: they are comments), as
+    ``firmware/service.py`` computes it over the config it loaded."""
+    import hashlib
+
+    cfg = load_board_config(board)
+    text = json.dumps(_uncommented(cfg), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def shipped_config_of(digest: str) -> str | None:
+    """The shipped board config (``board-configs/*.json``) whose digest this is, or None."""
+    for path in sorted(BOARD_CONFIGS.glob("*.json")):
+        try:
+            if config_digest(path) == digest:
+                return path.stem
+        except (ValueError, OSError):
+            continue
+    return None
+
+
 @dataclass(frozen=True)
 class TherapyLimits:
     """A board's therapy limits (its config's ``therapy`` block), for those

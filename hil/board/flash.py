@@ -15,8 +15,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from hil.board.build import compile_firmware
-from hil.board.firmware import board_config_path, firmware_module, load_board_config, write_resolved_config
+from hil.board.build import board_march, build_for_board
+from hil.board.firmware import board_config_path, load_board_config, write_resolved_config
 
 
 def mpremote() -> str:
@@ -40,11 +40,10 @@ def plan(port: str, board: str) -> list[list[str]]:
     """
     path = board_config_path(board)
     cfg = load_board_config(board)        # raises ConfigError (a ValueError) naming file and key
-    march = firmware_module("board").MCUS[cfg.get("mcu", "unix")][0]
-    if march == "x64":
+    if board_march(board) == "x64":
         raise ValueError(f"{path}: board {cfg['name']!r} is not a Pico (mcu {cfg.get('mcu')})")
     resolved = write_resolved_config(board, Path(tempfile.mkdtemp(prefix="hil-flash-")))
-    build = compile_firmware(march)
+    build = build_for_board(board)   # the build make compile BOARD=... makes
     files = sorted(p for p in build.rglob("*") if p.is_file())
     top = [str(p) for p in files if p.parent == build]
     folders = ("hal", "devices")
@@ -60,6 +59,21 @@ def plan(port: str, board: str) -> list[list[str]]:
     ]
 
 
+def port_problem(port: str) -> str | None:
+    """Why ``port`` cannot be flashed (it does not exist, or it cannot be
+    opened), in one line; None if it opens. Checked once, before mpremote
+    runs, so a wrong port gives one error rather than one per command."""
+    import serial
+
+    if port.startswith("/") and not Path(port).exists():
+        return f"serial port {port} does not exist; 'python -m hil ports' lists the serial ports"
+    try:
+        serial.serial_for_url(port, timeout=0).close()
+    except (serial.SerialException, OSError, ValueError) as e:
+        return f"serial port {port} cannot be opened ({e}); is another program using it?"
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m hil.board.flash", description=__doc__.split("\n\n")[0])
     ap.add_argument("--port", required=True, help="serial port of the Pico, e.g. /dev/ttyACM0")
@@ -71,6 +85,11 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    if not args.dry_run:
+        problem = port_problem(args.port)
+        if problem:
+            print(f"error: {problem}", file=sys.stderr)
+            return 2
     for i, cmd in enumerate(steps):
         print(" ".join(cmd))
         if args.dry_run:

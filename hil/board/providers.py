@@ -20,6 +20,10 @@ provider                    board                   power        link
 :class:`ReplayBoards`       a recording             no-op (the   :class:`~hil.output.recording.ReplayLink`
                                                     board's side
                                                     is recorded)
+``PicoEmuBoards``           an emulated Pico        the chip's   the emulator's USB CDC, in
+(:mod:`hil.board.pico_boards`,                      supply       process (``EmuLink``)
+chosen by VirtualBoards for
+a config with ``_emulator``)
 =========================== ======================= ============ ============================
 
 A new kind (a board behind a network power switch, a board farm) is one

@@ -9,7 +9,9 @@ as a Pico comes back after a reset.
 
 A board config with the ``rp2`` HAL runs the real Pico HAL against the
 stand-in ``machine`` module of ``hil/fakepico`` (a Pico on a bench with no
-plant: see that module), put first on MicroPython's module path.
+plant: see that module), put first on MicroPython's module path. That is
+for the harness's own tests (``fake-pico``); a user runs the Pico firmware
+without hardware on the emulated Pico (``pico-emu``, docs/pico-emu.md).
 
 The board config is resolved and checked on the host first
 (:func:`~hil.board.firmware.load_board_config`): a malformed one is refused
@@ -235,8 +237,29 @@ class VirtualBoard:
         self.stop()
 
 
+# Board configs kept for the harness's own tests, with what a user should pick
+# instead: fake-pico runs the rp2 HAL on the unix port against a stand-in
+# machine module (hil/fakepico); pico-emu runs the same firmware, flashed as
+# on a Pico, on an emulated RP2040 with the plant at its pins.
+STAND_IN_BOARDS = {"fake-pico": "pico-emu"}
+
+
+def stand_in_note(config: str | Path) -> str | None:
+    """A one-line note if ``config`` names a board config kept for tests
+    only (:data:`STAND_IN_BOARDS`), saying what to use instead; else None."""
+    name = Path(str(config)).stem
+    instead = STAND_IN_BOARDS.get(name)
+    if instead is None:
+        return None
+    return (f"board '{name}' is a stand-in kept for the harness's tests (no pins, no real boot); "
+            f"for the Pico firmware without hardware use --board {instead} (docs/pico-emu.md)")
+
+
 def serve(board: str = "virtual", heapsize: str = "192K", flash: Path | None = None) -> int:
     """``python -m hil board``: start a virtual board, print its port, wait."""
+    note = stand_in_note(board)
+    if note is not None:
+        print(f"note: {note}", file=sys.stderr, flush=True)
     vb = VirtualBoard(board, heapsize, flash=flash)
     port = vb.start()
     print(port, flush=True)

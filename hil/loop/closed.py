@@ -20,6 +20,7 @@ from hil.transport import contract, frames
 from hil.transport.client import BoardClient, BoardReset
 from hil.transport.frames import Event, Status
 from hil.run.observers import Observers
+from hil.loop.speculate import Batch, ahead
 
 P = frames.P
 C = frames.C
@@ -48,6 +49,7 @@ class LoopStats:
     rewinds: int = 0
     ticks: int = 0
     resets: int = 0
+    ahead_used: int = 0          # batches computed while the board ran the one before
     flow_ticks_by_cartridge: dict[int, int] = field(default_factory=dict)
 
 
@@ -143,19 +145,28 @@ class ClosedLoop(BoardRun):
             bus of its own.
         on_event, on_boot, on_status: shorthands that subscribe one callable
             each to those notifications.
+        pipeline: compute the plant's next batch while the board runs the
+            current one (:mod:`hil.loop.speculate`; same samples, same
+            result). Off: plant and board take turns. Default:
+            ``ClosedLoop.PIPELINE``; never with ``max_batch=1``.
     """
+
+    PIPELINE = True
 
     def __init__(self, client: BoardClient, plant: PlantLike, max_batch: int = P.MAX_SAMPLES,
                  flowing_ml_min: float = 50.0,
                  observers: Observers | None = None,
                  on_event: Callable[[Event], None] | None = None,
                  on_boot: Callable[[int, dict[str, Any]], None] | None = None,
-                 on_status: Callable[[int, Status], None] | None = None) -> None:
+                 on_status: Callable[[int, Status], None] | None = None,
+                 pipeline: bool | None = None) -> None:
         if not 1 <= max_batch <= P.MAX_SAMPLES:
             raise ValueError(f"max_batch must be 1..{P.MAX_SAMPLES}")
         self.client = client
         self.plant = plant
         self.max_batch = max_batch
+        # Lockstep stays strict: one frame, then the plant, then the next.
+        self.pipeline = (self.PIPELINE if pipeline is None else pipeline) and max_batch > 1
         # Compared with the samples as they go out, in wire counts.
         self.flowing_threshold = contract.CHANNEL["q_blood"].wire(flowing_ml_min)
         # Plant tick = board tick + offset; the board counts from 0 at
@@ -200,61 +211,97 @@ class ClosedLoop(BoardRun):
     def run_until(self, end_tick: int, horizon: Callable[[], int] | None = None) -> None:
         """Advance board and plant to ``end_tick`` exactly, or to the tick
         ``horizon()`` returns if that is earlier (it is asked again after
-        every frame, so an event can bring it forward)."""
+        every frame, so an event can bring it forward).
+
+        With ``pipeline`` on, the plant computes the next batch while the
+        board runs this one (:mod:`hil.loop.speculate`); the board receives
+        the same samples either way."""
         plant = self.plant
-        client = self.client
-        stats = self.stats
+        nxt: Batch | None = None
         while True:
             target = end_tick if horizon is None else min(end_tick, horizon())
             if plant.tick >= target:
                 return
             n = min(target - plant.tick, self.max_batch)
-            before = self.status
             act = self.act
             snap = plant.snapshot()
-            out = array("h")
-            plant.advance(act, n, out)
+            if nxt is not None and nxt.fits(plant.tick, n, act):
+                out = nxt.apply(plant)
+                self.stats.ahead_used += 1
+            else:
+                out = array("h")
+                plant.advance(act, n, out)
             if self.outages:
                 self._mask(out, plant.tick - n + 1, n)
             board_tick0 = plant.tick - n + 1 - self.offset
-            try:
-                reply = client.step(board_tick0, out.tobytes())
-            except BoardReset as r:
-                # The board reset part-way through the frame: it had run up
-                # to the tick its notice names. Rewind the plant to there.
-                k = int(r.notice.get("last_tick", board_tick0 - 1)) - (board_tick0 - 1)
-                if not 0 <= k <= n:
-                    raise LoopError(f"board reset at tick {r.notice.get('last_tick')}, outside the "
-                                    f"frame {board_tick0}..{board_tick0 + n - 1}") from r
-                plant.restore(snap)
-                plant.advance(act, k, None)
-                stats.ticks += k
-                self._rebooted(r.notice)
-                continue
-            k = reply.consumed
-            stats.frames += 1
-            if not 1 <= k <= n:
-                raise LoopError(f"board consumed {k} of {n} samples")
-            if k < n:
-                plant.restore(snap)
-                plant.advance(act, k, None)
-                stats.rewinds += 1
-            stats.ticks += k
-            if reply.status.tick + self.offset != plant.tick:
-                raise LoopError(f"board reports tick {reply.status.tick} (+{self.offset}), "
-                                f"plant is at {plant.tick}")
-            if before.state == C.RUNNING:
-                q = out[contract.Q_BLOOD::_CHANNELS][:k]
-                flags = out[contract.FLAGS::_CHANNELS][:k]
-                thr = self.flowing_threshold
-                flowing = sum(1 for v, f in zip(q, flags) if v >= thr and f >= 0)
-                cart = before.cartridge
-                stats.flow_ticks_by_cartridge[cart] = stats.flow_ticks_by_cartridge.get(cart, 0) + flowing
-            self.status = reply.status
-            if reply.status.outputs() != before.outputs():
-                self.act = actuators_from(reply.status)
-            self._take_events(reply.events)
-            self._status_seen()
+            reply, nxt = self._exchange(board_tick0, out, target, act, snap)
+            if reply is not None:
+                self._settle(reply, snap, act, out, n)
+
+    def _exchange(self, board_tick0: int, out: array, target: int, act: object,
+                  snap: object) -> tuple[frames.Reply | None, Batch | None]:
+        """Send one STEP frame and wait for its reply; with ``pipeline``,
+        compute the batch that follows (if nothing changes) between writing
+        the frame and reading the reply, while the board runs. A board that
+        resets part-way through is handled here (reply None)."""
+        made: list[Batch] = []
+
+        def next_batch() -> None:
+            n_next = min(target - self.plant.tick, self.max_batch)
+            if n_next > 0:
+                made.append(ahead(self.plant, act, n_next))
+
+        try:
+            reply = self.client.step(board_tick0, out.tobytes(),
+                                     next_batch if self.pipeline else None)
+        except BoardReset as r:
+            self._reset_mid_frame(r, board_tick0, len(out) // _CHANNELS, act, snap)
+            return None, None
+        return reply, (made[0] if made else None)
+
+    def _reset_mid_frame(self, r: BoardReset, board_tick0: int, n: int, act: object,
+                         snap: object) -> None:
+        """The board reset part-way through a frame: it had run up to the
+        tick its notice names. Rewind the plant to there."""
+        k = int(r.notice.get("last_tick", board_tick0 - 1)) - (board_tick0 - 1)
+        if not 0 <= k <= n:
+            raise LoopError(f"board reset at tick {r.notice.get('last_tick')}, outside the "
+                            f"frame {board_tick0}..{board_tick0 + n - 1}") from r
+        self.plant.restore(snap)
+        self.plant.advance(act, k, None)
+        self.stats.ticks += k
+        self._rebooted(r.notice)
+
+    def _settle(self, reply: frames.Reply, snap: object, act: object, out: array, n: int) -> None:
+        """Line the plant up with what the board took of the frame, count
+        the flow time, and take the board's new outputs and events."""
+        plant = self.plant
+        stats = self.stats
+        before = self.status
+        k = reply.consumed
+        stats.frames += 1
+        if not 1 <= k <= n:
+            raise LoopError(f"board consumed {k} of {n} samples")
+        if k < n:
+            plant.restore(snap)
+            plant.advance(act, k, None)
+            stats.rewinds += 1
+        stats.ticks += k
+        if reply.status.tick + self.offset != plant.tick:
+            raise LoopError(f"board reports tick {reply.status.tick} (+{self.offset}), "
+                            f"plant is at {plant.tick}")
+        if before.state == C.RUNNING:
+            q = out[contract.Q_BLOOD::_CHANNELS][:k]
+            flags = out[contract.FLAGS::_CHANNELS][:k]
+            thr = self.flowing_threshold
+            flowing = sum(1 for v, f in zip(q, flags) if v >= thr and f >= 0)
+            cart = before.cartridge
+            stats.flow_ticks_by_cartridge[cart] = stats.flow_ticks_by_cartridge.get(cart, 0) + flowing
+        self.status = reply.status
+        if reply.status.outputs() != before.outputs():
+            self.act = actuators_from(reply.status)
+        self._take_events(reply.events)
+        self._status_seen()
 
     def _rebooted(self, notice: dict[str, Any]) -> None:
         """The board is up again at tick 0: line its clock up with the plant's."""

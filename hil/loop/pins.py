@@ -9,7 +9,8 @@ time:
 
 - at each period boundary it reads the outputs (the pump's PWM duty, the
   clamp pin, the heparin step pulses counted in the period just ended while
-  the enable pin was high), advances the plant one period with them, and
+  the enable pin was high: the firmware gives each step as one pulse on a
+  plain output pin, ``devices/syringe.py``), advances the plant one period with them, and
   sets the inputs for the next period: the three pressures as ADC inputs
   through the board config's calibration (what the firmware will compute
   from them is the plant's reading), the air detector's level, and the flow
@@ -78,17 +79,19 @@ class PinLoop(BoardRun):
         cal = cfg["calibration"]
         self.pins = pins
         self._read = {"pins": [pins["clamp_open"], pins["heparin_enable"]],
-                      "pwm": [pins["pump_pwm"], pins["heparin_step"]], "log": True}
+                      "pwm": [pins["pump_pwm"]], "log": True}
         num, den = cal["pump_duty_per_flow"]
         self._flow_per_duty = den / num / 10.0          # mL/min per duty_u16
         self._u_per_step = 1.0 / cal["heparin_steps_per_u"]
         self._hz_per_q = 1.0 / cal["flow_per_pulse_rate"]  # pulses/s per 0.1 mL/min
         self._air = (cal["air_active_level"], 1 - cal["air_active_level"])
         self._sent: dict[str, Any] = {}
+        self._step_pin = str(pins["heparin_step"])
+        self._steps = 0          # step pulses since the last period boundary
         self._pending: dict[str, Any] = {}
         self.sample: tuple[int, ...] = (0, 0, 0, 0, 0)
-        # (tick, pump mL/min, clamp open, heparin enabled, step rate) at every change
-        self.pin_log: list[tuple[int, float, bool, bool, float]] = []
+        # (tick, pump mL/min, clamp open, heparin enabled) at every change
+        self.pin_log: list[tuple[int, float, bool, bool]] = []
         # The emulator's own log of the clamp, pump and heparin-enable pins, to
         # the nanosecond: [ns, pin, level (-1 not driven), PWM duty or None];
         # and the inputs the host changed: (ns, name, value).
@@ -104,10 +107,13 @@ class PinLoop(BoardRun):
         first = self.emu.command(watch=[pins["heparin_step"]], read=self._read,
                                  log=[pins["clamp_open"], pins["pump_pwm"], pins["heparin_enable"]])
         self.pin_events += first.get("log", [])
-        self.act = self._actuators(first)
+        self.act = self._actuators(first, 0)
+        self._steps = 0
         self.outputs = self._outputs(first)
         self.changed = False
-        self.next_boundary = self.t_start_ns = self.emu.t_ns
+        # Tick k of the run ends at t_start_ns + k periods of the board's time.
+        self.t_start_ns = self.emu.t_ns
+        self.next_boundary = self.t_start_ns + self.period_ns
         self.power_events: list[tuple[int, bool]] = []   # (ns, on) of every power switch
         board.driver = self
 
@@ -135,12 +141,21 @@ class PinLoop(BoardRun):
             reply = emu.command(**cmd)
             if reply.get("log"):
                 self.pin_events += reply["log"]
+            # Every reply takes the step pulses counted since the last one:
+            # those of a reply that ends inside a period (waiting for the
+            # board's answer) belong to that period too.
+            self._steps += reply.get("edges", {}).get(self._step_pin, 0)
             while reply["t"] >= self.next_boundary:
                 self._boundary(reply)
 
     def _boundary(self, reply: dict[str, Any]) -> None:
         """A period ends: outputs in, plant one period on, inputs out."""
-        act = self._actuators(reply)
+        # The step pulses of the period, counted while the driver is enabled.
+        steps, self._steps = self._steps, 0
+        if not self._enabled(reply):
+            steps = 0
+        self.heparin_steps.append(min(steps, 65535))
+        act = self._actuators(reply, steps)
         self.act = act
         outputs = self._outputs(reply)
         if outputs != self.outputs:
@@ -160,39 +175,41 @@ class PinLoop(BoardRun):
         self.stats.ticks += 1
         self.next_boundary += self.period_ns
 
-    def _actuators(self, reply: dict[str, Any] | None) -> Any:
-        """The plant's actuators from the pins (all off without power)."""
+    def _enabled(self, reply: dict[str, Any]) -> bool:
+        """The syringe's driver is enabled (its pin high, the board powered)."""
+        if not reply.get("powered", True) or "pins" not in reply:
+            return False
+        return reply["pins"][str(self.pins["heparin_enable"])]["level"] == 1
+
+    def _actuators(self, reply: dict[str, Any] | None, steps: int) -> Any:
+        """The plant's actuators from the pins and the ``steps`` given in the
+        period (all off without power)."""
         from host.plant import Actuators
 
         if reply is None or not reply.get("powered", True) or "pwm" not in reply:
             return Actuators()
-        pins, pwm, edges = reply["pins"], reply["pwm"], reply.get("edges", {})
+        pins, pwm = reply["pins"], reply["pwm"]
         p = self.pins
         pump = pwm[str(p["pump_pwm"])]
         duty_u16 = pump["duty"] * 65535.0
         flow = round(duty_u16 * self._flow_per_duty, 1)
         clamp = pins[str(p["clamp_open"])]
-        enabled = pins[str(p["heparin_enable"])]["level"] == 1
-        steps = edges.get(str(p["heparin_step"]), 0) if enabled else 0
-        self.heparin_steps.append(min(steps, 65535))
         hep = steps * self._u_per_step / self.period_s * 3600.0
         return Actuators(pump_ml_min=flow, clamp_open=bool(clamp["out"] and clamp["level"]),
                          heparin_u_h=hep, heparin_bolus_u=0.0)
 
-    def _outputs(self, reply: dict[str, Any]) -> tuple[float, bool, bool, float]:
+    def _outputs(self, reply: dict[str, Any]) -> tuple[float, bool, bool]:
         """What the board drives at its pins: pump flow (mL/min, from the
-        PWM duty), clamp open, heparin enabled, heparin step rate (steps/s,
-        from the step PWM's frequency and duty)."""
+        PWM duty), clamp open, heparin enabled (the step pulses themselves
+        vary from period to period and are counted, not compared)."""
         if not reply.get("powered", True) or "pwm" not in reply:
-            return (0.0, False, False, 0.0)
+            return (0.0, False, False)
         p = self.pins
         pins, pwm = reply["pins"], reply["pwm"]
         pump = round(pwm[str(p["pump_pwm"])]["duty"] * 65535.0 * self._flow_per_duty, 1)
         clamp = pins[str(p["clamp_open"])]
-        step = pwm[str(p["heparin_step"])]
-        hz = round(step["hz"], 3) if step["duty"] > 0 else 0.0
         return (pump, bool(clamp["out"] and clamp["level"]),
-                pins[str(p["heparin_enable"])]["level"] == 1, hz)
+                pins[str(p["heparin_enable"])]["level"] == 1)
 
     def _inputs(self, s: tuple[int, ...]) -> None:
         """The next period's inputs from the plant's sample (only what changed is sent)."""

@@ -13,6 +13,12 @@ Notifications (the method an observer object implements, and its arguments):
 kind       method                    when
 ========== ========================= ==================================================
 hello      ``on_hello(hello)``       the board answered HELLO (its identity, ``clock``)
+session    ``on_session(session,     the run is composed: its session is open and its
+           exchange=None)``          loop started (``session.loop``; ``session.plant``,
+                                     None on a board on its own clock); ``exchange``:
+                                     how the run confirms a cartridge exchange (the
+                                     scripted operator's, which also changes the
+                                     plant's), None: the plain command. Once per run.
 status     ``on_status(tick, st)``   after every reply: the board's status block
 event      ``on_event(event)``       a firmware event (:class:`~hil.transport.frames.Event`,
                                      its tick on the run's time line)
@@ -38,7 +44,7 @@ from typing import Any
 from hil.output.events import fw_event_record
 from hil.transport import frames
 
-KINDS = ("hello", "status", "event", "boot", "note", "step", "trace", "end")
+KINDS = ("hello", "session", "status", "event", "boot", "note", "step", "trace", "end")
 
 
 class Observers:
@@ -80,6 +86,13 @@ class Observers:
     def hello(self, hello: dict[str, Any]) -> None:
         for f in self.listeners["hello"]:
             f(hello)
+
+    def session(self, session: Any, exchange: Callable[[], int] | None = None) -> None:
+        """The run's composition root has opened ``session`` and started its
+        loop: listeners that act on the run (pressures from its plant,
+        commands through its loop) take it from here."""
+        for f in self.listeners["session"]:
+            f(session, exchange=exchange)
 
     def status(self, tick: int, status: frames.Status) -> None:
         for f in self.listeners["status"]:

@@ -71,6 +71,9 @@ class RunOptions:
         heapsize: the virtual board's MicroPython heap.
         progress: called with (virtual seconds done, virtual seconds planned).
         observers: more listeners for the run's bus (:mod:`hil.run.observers`).
+        provider: the board kind to run on (:mod:`hil.board.providers`, e.g.
+            a labgrid target's, :mod:`hil.labgrid.run`); None: the virtual
+            board, or the board on ``port``.
     """
 
     port: str | None = None
@@ -84,6 +87,7 @@ class RunOptions:
     heapsize: str = "192K"
     progress: Callable[[float, float], None] | None = field(default=None, repr=False)
     observers: tuple[Any, ...] = field(default=(), repr=False)
+    provider: BoardProvider | None = field(default=None, repr=False)
 
 
 @dataclass
@@ -131,12 +135,30 @@ class ScenarioResult:
     def passed(self) -> bool:
         return self.outcome in ("pass", "marginal")
 
+    @property
+    def stem(self) -> str:
+        """The name of its output files (:func:`output_stem`)."""
+        return output_stem(self.scenario)
+
     def failure_messages(self) -> list[str]:
         if self.error:
             if self.error.startswith(f"{self.scenario.path}:"):
                 return [self.error]   # it names the file (and line) already
             return [f"{self.scenario.path}: {self.error}"]
         return [c.message(self.scenario.path) for c in self.verdict.failures]
+
+
+def output_stem(sc: Scenario) -> str:
+    """The name a scenario's output files take (record ``<stem>.json``, trace,
+    recording, firmware log): its file's name without the extension, so
+    that a copy of a file under another name never overwrites the
+    original's outputs even when both say the same ``name:``; a scenario
+    that has no file (built in code) takes its name. For the library,
+    whose names are their files' names, nothing changes."""
+    path = Path(sc.path) if sc.path else None
+    if path is not None and path.suffix in (".yaml", ".yml") and path.stem:
+        return path.stem
+    return sc.name
 
 
 class ScenarioSkipped(Exception):
@@ -243,6 +265,8 @@ class ScenarioRun:
     def _provider(self, port: str | None, tmp: Path) -> BoardProvider:
         if self.replay_link is not None:
             return ReplayBoards(self.replay_link)
+        if self.opts.provider is not None:
+            return self.opts.provider
         if port is None:
             log = Path(self.opts.firmware_log) if self.opts.firmware_log else None
             return VirtualBoards(str(_board_config(self.sc, self.opts, tmp)), self.opts.heapsize, log=log)
@@ -257,14 +281,17 @@ class ScenarioRun:
                   "seed": sc.seed,
                   "options": {"speed": opts.speed, "max_batch": opts.max_batch,
                               "trace_every_s": opts.trace_every_s, "timeout_s": self.timeout}}
-        self.recorder = Recorder(Path(opts.record_dir) / f"{sc.name}.rec.jsonl.gz", header)
+        self.recorder = Recorder(Path(opts.record_dir) / f"{output_stem(sc)}.rec.jsonl.gz", header)
         self.bus.subscribe(hello=lambda hello: self.recorder.note({"hello": hello}))
 
     def _open(self, tmp: Path) -> None:
         sc, opts = self.sc, self.opts
         port = opts.port or sc.board.port
+        settings = ({"anticoagulation": sc.device.anticoagulation}
+                    if sc.device.anticoagulation is not None else None)
         self.session = session = Session(self._provider(port, tmp), timeout_s=self.timeout,
-                                         observers=self.bus, device=sc.device.cartridge)
+                                         observers=self.bus, device=sc.device.cartridge,
+                                         settings=settings)
         board = session.start_board()
         if "power" in sc.needs() and board.power is None:
             raise ScenarioSkipped(f"{sc.name} cuts the board's power: it needs a virtual board, "
@@ -305,6 +332,7 @@ class ScenarioRun:
         self.end = round(sc.duration_s / period)
         if self.scripted:
             op.begin(loop)
+        bus.session(session, exchange=op.exchange if self.scripted else None)
         self.steps = StepRunner(sc, {id(d.step): d for d in self.result.steps}, session, op, tl)
 
     def _plant(self, period_s: float) -> Any:

@@ -14,7 +14,13 @@ in order:
    so link faults are injected below the client's resend logic, and a
    recording holds exactly what the client saw (a recording's board gets
    no fault layer: the damage is in the recording);
-3. the protocol client, and the HELLO check (protocol version);
+3. the protocol client, and the HELLO check (protocol version); before
+   it, on a port of its own (nothing of it is recorded or faulted), the
+   board's settings are checked against the run's (:meth:`Session.settle`:
+   a mismatch is refused naming both values) and a board on the host's
+   clock that is not fresh (tick 0, idle, nothing restored) is brought to
+   a known state: stopped if it was delivering therapy, then reset with
+   the test-mode command ``test_reset`` (docs/protocol.md);
 4. the loop, chosen from the capability the board reports in HELLO:
    ``clock: host`` (the board takes its samples and its time from the
    host) -> :class:`~hil.loop.closed.ClosedLoop` with a plant; ``clock: board``
@@ -42,12 +48,15 @@ from hil.transport import frames
 from hil.board.firmware import (BOARD_CONFIGS, ConfigError, DevicePresetMismatch, TherapyLimits,
                                 check_device_preset)
 from hil.board.providers import Board, BoardProvider
-from hil.transport.client import BoardClient, BoardError
+from hil.transport.client import BoardClient, BoardError, BoardRefused
 from hil.transport.faultlink import FaultyLink
 from hil.transport.link import Link, LinkError
 from hil.run.observers import Observers
 
 P = frames.P
+C = frames.C
+# States a board may be reset from without being stopped first.
+_RESETTABLE = (C.IDLE, C.COMPLETE, C.SAFE)
 
 
 class RunSetupError(BoardError, ValueError):
@@ -137,12 +146,20 @@ class Session:
         device: the host's device preset (``cytosorb``, ...), checked
             against the board config before the board starts; without it,
             the plant's adsorber is checked when the closed loop is built.
+        settings: device settings the board must have, by their HELLO
+            ``settings`` key (``{"anticoagulation": "raschke"}``): checked
+            before anything runs.
+        settle: bring a board on the host's clock to a known state first
+            (:meth:`settle`); False leaves it as it is.
     """
 
     def __init__(self, provider: BoardProvider, *, timeout_s: float = 5.0, recorder: Any | None = None,
-                 observers: Observers | None = None, device: str | None = None) -> None:
+                 observers: Observers | None = None, device: str | None = None,
+                 settings: dict[str, Any] | None = None, settle: bool = True) -> None:
         self.provider = provider
         self.device = device
+        self.settings = dict(settings or {})
+        self.settle_first = settle
         self.device_checked = False
         self.limits: TherapyLimits | None = None
         self.timeout_s = timeout_s
@@ -158,13 +175,14 @@ class Session:
 
     # -- building ---------------------------------------------------------------
 
-    def board_config(self) -> str | None:
+    def board_config(self, hello: dict[str, Any] | None = None) -> str | None:
         """The board config the board runs: the provider's (a virtual board),
-        else the shipped config the board names in HELLO; None if unknown."""
+        else the shipped config the board names in its HELLO (``hello``, by
+        default the session's); None if unknown."""
         config = getattr(self.provider, "config", None)
         if config:
             return str(config)
-        name = self.hello.get("board")
+        name = (self.hello if hello is None else hello).get("board")
         shipped = isinstance(name, str) and name.replace("-", "").isalnum()
         return name if shipped and (BOARD_CONFIGS / f"{name}.json").is_file() else None
 
@@ -212,6 +230,8 @@ class Session:
         """Board, link stack, client, HELLO; publish and return the HELLO."""
         board = self.start_board()
         self.link = LinkStack(board, self.recorder)
+        if not board.replays and (self.settle_first or self.settings):
+            self.settle(self.link.bottom)
         if self.recorder is not None:
             self.recorder.tick = self._tick
         self.client = BoardClient(self.link.top, timeout_s=self.timeout_s)
@@ -223,6 +243,70 @@ class Session:
         self._learn_board()
         self.observers.hello(hello)
         return hello
+
+    def check_settings(self, hello: dict[str, Any]) -> None:
+        """Refuse a board whose settings differ from the run's, naming both.
+        A board whose HELLO has no ``settings`` (older firmware) is judged by
+        the shipped board config it names, if any.
+
+        Raises:
+            RunSetupError: a setting differs.
+        """
+        if not self.settings:
+            return
+        have = hello.get("settings")
+        if not isinstance(have, dict):
+            have = self._shipped_settings(hello)
+        port = self.board.port if self.board is not None else "?"
+        for key, want in self.settings.items():
+            got = have.get(key) if have is not None else None
+            if have is not None and got != want:
+                raise RunSetupError(f"the run needs {key} {want!r}, the board on {port} "
+                                    f"({hello.get('board')}, config {hello.get('config')}) has {got!r}: "
+                                    f"configure the board with {key} {want!r} or run a scenario for "
+                                    f"{got!r}")
+
+    def _shipped_settings(self, hello: dict[str, Any]) -> dict[str, Any] | None:
+        config = self.board_config(hello)
+        if config is None:
+            return None
+        from hil.board.firmware import resolve_board_config
+
+        cfg = resolve_board_config(config)
+        return {"anticoagulation": cfg.get("anticoagulation", "cartridge-60-80")}
+
+    def settle(self, link: Link) -> dict[str, Any]:
+        """Before the run, on ``link`` (below the recorder and the faults):
+        check the settings, then bring a board on the host's clock that is
+        not fresh to a known state (stop it if it is delivering therapy,
+        then ``test_reset``). Returns its HELLO (the one after a reset).
+
+        Raises:
+            RunSetupError: a setting differs, or the board is not fresh and
+                not in test mode (it cannot be reset over the link).
+            BoardError: the board refused to stop or reset.
+        """
+        client = BoardClient(link, timeout_s=self.timeout_s)
+        client.seq = 0x80    # apart from the run's client's first SEQs
+        hello = client.hello()
+        self.check_settings(hello)
+        boot = hello.get("boot") or {}
+        fresh = (hello.get("tick", 0) == 0 and hello.get("state", boot.get("state", 0)) == C.IDLE
+                 and not boot.get("restored"))
+        if not self.settle_first or board_clock(hello) != "host" or fresh:
+            return hello
+        port = self.board.port if self.board is not None else "?"
+        state = C.STATE_NAMES[hello["state"]] if isinstance(hello.get("state"), int) else "?"
+        if not hello.get("test_mode"):
+            raise RunSetupError(f"the board on {port} is at tick {hello.get('tick')} in state {state} and "
+                                f"is not in test mode, so it cannot be reset over the link: "
+                                f"power-cycle it before the run")
+        if hello.get("state") not in _RESETTABLE:
+            reply = client.command(C.CMD_STOP)
+            if reply.result != C.OK:
+                raise BoardRefused("stop", reply)
+        client.test_reset()
+        return client.hello()
 
     def _tick(self) -> int:
         if self.loop is not None:

@@ -1,6 +1,8 @@
 """One closed-loop therapy on a board: the virtual Pico (or a real one on a
-serial port), the plant, the scripted operator, from setup to the end of
-the planned duration. A run is a pure function of its plan and seed.
+serial port, with the sim HAL), or the emulated Pico with the plant at its
+pins (``--board pico-emu``, :mod:`hil.loop.pins`), the plant, the scripted
+operator, from setup to the end of the planned duration. A run is a pure
+function of its plan and seed.
 
 The run is built by the composition root (:class:`~hil.run.session.Session`);
 what the report needs is gathered by a listener on its bus
@@ -134,9 +136,15 @@ def run_therapy(plan: TherapyPlan,
         patient = patient_params(plan.operator.weight_kg, hours_since_onset=plan.hours_since_onset,
                                  k_pg=plan.severity_k_pg)
         plant = make_plant(patient, plan.device, plan.seed, period_s, plan.trace_every_s)
-        loop = session.closed_loop(plant, plan.max_batch)
+        if session.pins:
+            # An emulated Pico (--board pico-emu): the plant at its pins.
+            loop = session.pin_loop(plant)
+        else:
+            loop = session.closed_loop(plant, plan.max_batch)
         end = round(plan.hours * 3600 / period_s)
         op.begin(loop, plan.faults)
+        # Listeners that read the plant or send commands (MQTT) take the run here.
+        bus.session(session, exchange=op.exchange)
         t0 = time.perf_counter()
         aborted: str | None = None
         try:

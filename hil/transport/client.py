@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
+from typing import Any, Callable
 
 from hil.transport import frames
 from hil.transport.frames import Frame, FrameParser, Reply
@@ -45,6 +45,17 @@ class BoardReset(BoardError):
         self.notice = notice
 
 
+class BoardRefused(BoardError):
+    """The board answered a command with a result other than ok."""
+
+    def __init__(self, command: str, reply: Reply) -> None:
+        result = reply.result
+        why = C.RESULT_NAMES[result] if 0 <= result < len(C.RESULT_NAMES) else f"result {result}"
+        super().__init__(f"the board refused {command}: {why} (state {reply.status.state_name}, "
+                         f"tick {reply.status.tick})")
+        self.reply = reply
+
+
 class BoardClient:
     """Talks protocol v1 to one board.
 
@@ -66,8 +77,13 @@ class BoardClient:
         self.replies = 0
         self.boots: list[dict[str, Any]] = []
 
-    def transact(self, ftype: int, payload: bytes = b"") -> Frame:
-        """Send one frame and return the board's reply to it."""
+    def transact(self, ftype: int, payload: bytes = b"",
+                 meanwhile: Callable[[], None] | None = None) -> Frame:
+        """Send one frame and return the board's reply to it.
+
+        ``meanwhile``, if given, is called once, right after the frame is
+        first written and before the reply is awaited: host work that
+        overlaps the board's (the closed loop's next batch)."""
         self.seq = (self.seq + 1) & 0xFF
         seq = self.seq
         frame = frames.encode(ftype, seq, payload)
@@ -75,6 +91,9 @@ class BoardClient:
             if attempt:
                 self.resends += 1
             self.link.write(frame)
+            if meanwhile is not None:
+                work, meanwhile = meanwhile, None
+                work()
             reply = self._await(ftype, seq)
             if reply is None:
                 continue
@@ -112,11 +131,17 @@ class BoardClient:
             if data:
                 self.pending.extend(self.parser.feed(data))
 
-    def wait_boot(self, timeout_s: float = 10.0) -> dict[str, Any]:
-        """Wait for the board's next BOOT notice (after powering it on)."""
+    def wait_boot(self, timeout_s: float = 10.0, seen: int | None = None) -> dict[str, Any]:
+        """Wait for the board's next BOOT notice (after powering it on), or,
+        with ``seen``, for one past the first ``seen`` notices heard (a BOOT
+        that came in with the last reply counts)."""
         deadline = time.monotonic() + timeout_s
-        seen = len(self.boots)
-        while len(self.boots) == seen:
+        if seen is None:
+            seen = len(self.boots)
+        for f in self.pending:
+            if f.ftype == P.T_BOOT:
+                self.boots.append(json.loads(f.payload))
+        while len(self.boots) <= seen:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise BoardError(f"no BOOT notice from {self.link.name} within {timeout_s} s")
@@ -126,6 +151,24 @@ class BoardClient:
                     self.boots.append(json.loads(f.payload))
         self.pending.clear()
         return self.boots[-1]
+
+    def test_reset(self, timeout_s: float = 30.0) -> dict[str, Any]:
+        """Make a board in test mode forget its therapy and restart
+        (``CMD_TEST_RESET``, docs/protocol.md) and wait for it to boot.
+
+        Returns:
+            Its BOOT notice.
+
+        Raises:
+            BoardRefused: the board refused (not in test mode, or not idle,
+                complete or safe); the message names the result and the state.
+            BoardError: it did not come back within ``timeout_s``.
+        """
+        seen = len(self.boots)
+        reply = self.command(C.CMD_TEST_RESET)
+        if reply.result != C.OK:
+            raise BoardRefused("test_reset", reply)
+        return self.wait_boot(timeout_s, seen)
 
     # -- typed requests -------------------------------------------------------
 
@@ -148,13 +191,16 @@ class BoardClient:
         """Send an operator command; ``reply.result`` is ``C.OK`` or an error code."""
         return frames.decode_reply(self.transact(P.T_CMD, frames.cmd_payload(code, arg)).payload)
 
-    def step(self, tick0: int, samples: bytes) -> Reply:
+    def step(self, tick0: int, samples: bytes,
+             meanwhile: Callable[[], None] | None = None) -> Reply:
         """Hand the board sensor samples for control periods tick0, tick0+1, ...
+        (``meanwhile``: see :meth:`transact`).
 
         Returns:
             The reply; ``reply.consumed`` periods were run.
         """
-        return frames.decode_reply(self.transact(P.T_STEP, frames.step_payload(tick0, samples)).payload)
+        return frames.decode_reply(self.transact(P.T_STEP, frames.step_payload(tick0, samples),
+                                                 meanwhile).payload)
 
 
-__all__ = ["BoardClient", "BoardError", "BoardReset", "LinkError", "NAK_NAMES"]
+__all__ = ["BoardClient", "BoardError", "BoardRefused", "BoardReset", "LinkError", "NAK_NAMES"]

@@ -8,8 +8,6 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-import pytest
-
 from hil.board.pico_deploy import wait_hello
 from hil.board.pico_pty import bridge_for
 from hil.transport import frames
@@ -66,8 +64,6 @@ def test_make_flash_then_the_board_boots_into_the_controller(tmp_path: Path) -> 
         emu.stop()
 
 
-@pytest.mark.xfail(strict=True, reason="firmware/service.py's HELLO does not report "
-                   "sys.implementation._machine yet (docs/pico-emu.md, 'What the emulator found')")
 def test_hello_names_the_machine_as_the_board_knows_it(flashed_image: Path) -> None:
     from hil.board.pico_boards import PicoEmuBoard
 
@@ -79,3 +75,7 @@ def test_hello_names_the_machine_as_the_board_knows_it(flashed_image: Path) -> N
         board.stop()
     assert hello["version"] == "1.25.0"
     assert hello.get("machine") == "Raspberry Pi Pico with RP2040"
+    assert hello["micropython"].startswith("MicroPython v1.25.0 on ")
+    # The build it runs: make compile BOARD=pico's, named by its content hash.
+    from hil.board.build import build_for_board
+    assert build_for_board("pico").name.endswith("-" + hello["build"])

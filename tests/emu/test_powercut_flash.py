@@ -40,23 +40,35 @@ def _weight_after_boot(board: PicoEmuBoard) -> tuple[int, dict]:
 
 def test_cuts_inside_a_flash_write_leave_the_old_or_the_new_record(flash_copy: Path, tmp_path: Path) -> None:
     cmd = frames.encode(P.T_CMD, 9, frames.cmd_payload(C.CMD_SET_WEIGHT, NEW))
-    # A dry run: when the command is sent, and when its reply (after the write) comes.
+    # A dry run: when the command is sent, when its reply (after the write)
+    # comes, and, in steps of 50 us, when the flash is erased or programmed
+    # (the emulator jumps its clock over each operation).
     board = _board(flash_copy, tmp_path, "dry.img")
+    ops: list[int] = []            # the middle of each flash operation, ns
     try:
         emu = board.emulator
         t_send = emu.t_ns
         before = emu.info()["stats"]
         emu.send(cmd)
+        done = before["flashPrograms"] + before["flashErases"]
         while not emu.rx:
-            emu.run(emu.t_ns + NS, stop_bytes=1)
+            t0 = emu.t_ns
+            emu.run(t0 + NS // 20000, stop_bytes=1)
+            st = emu.info()["stats"]
+            if st["flashPrograms"] + st["flashErases"] > done:
+                done = st["flashPrograms"] + st["flashErases"]
+                ops.append(emu.t_ns - NS // 5000)       # 0.2 ms before it ended
         t_reply = emu.t_ns
         after = emu.info()["stats"]
     finally:
         board.stop()
     assert after["flashPrograms"] > before["flashPrograms"]      # the command was written to flash
-    # Seven cuts spread over the write (littlefs erases and programs for some
-    # 200 ms), and one after it, half a millisecond before the reply.
-    cuts = [t_send + (t_reply - t_send) * k // 8 for k in range(1, 8)] + [t_reply - NS // 2000]
+    assert ops, "no flash operation seen in the dry run"
+    # Cuts spread over the write (littlefs programs, and erases if it needs a
+    # block, for some 40-200 ms), two inside its first and last flash
+    # operations, and one half a millisecond before the reply.
+    cuts = sorted({t_send + (t_reply - t_send) * k // 6 for k in range(1, 6)} | {ops[0], ops[-1]}
+                  | {t_reply - NS // 2000})
     seen: list[int] = []
     in_op = 0
     for k, t_cut in enumerate(cuts):

@@ -90,4 +90,17 @@ def test_watchdog_resets_a_hung_control_task() -> None:
     assert boot["cause"] == "watchdog"
     resets = loop.board.emulator.last_info["resets"]
     assert [cause for _, cause in resets] == ["watchdog"]
+    # The watchdog fires its timeout (pico-emu.json, under the RP2040's
+    # 8,388 ms) after the last feed, which is at most a period before the
+    # board serves the hang command, at most a period after it was sent. The
+    # board then boots for real before it announces itself (docs/pico-emu.md,
+    # "Watchdog timing").
+    timeout_s = load_config("pico-emu")["watchdog_ms"] / 1000
+    period_s = PERIOD_NS / 1e9
+    assert timeout_s <= 8.388
+    hang = first_event(result, type="step", id="hang")
+    fired = (resets[0][0] - loop.t_start_ns) / 1e9 - hang["t_s"]
+    assert timeout_s - period_s <= fired <= timeout_s + period_s, fired
+    announced = boot["t_s"] - hang["t_s"]
+    assert fired < announced <= fired + 1.0, (fired, announced)
     first_event(result, type="alarm", alarm="power_restored")

@@ -38,3 +38,25 @@ def test_bad_config_is_refused_before_anything_runs(tmp_path: Path, capsys) -> N
     assert "bad.json" in err and "watchdog_ms" in err
     assert main(["--port", "/dev/ttyACM0", "--board", "virtual", "--dry-run"]) == 2
     assert "not a Pico" in capsys.readouterr().err
+
+
+def test_a_port_that_does_not_exist_is_one_error_before_mpremote(capsys) -> None:
+    from hil.board import flash
+
+    assert flash.main(["--port", "/dev/ttyNOPE-hil"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "/dev/ttyNOPE-hil does not exist" in err[0]
+
+
+def test_a_port_that_opens_has_no_problem() -> None:
+    import os
+
+    from hil.board.flash import port_problem
+
+    master, slave = os.openpty()
+    try:
+        assert port_problem(os.ttyname(slave)) is None
+        assert "cannot be opened" in port_problem("socket://127.0.0.1:1")
+    finally:
+        os.close(master)
+        os.close(slave)

@@ -22,6 +22,7 @@ duration: 9 min
 operator:
   lab_turnaround_min: 1
   pre_start_draw_min: 1
+  pre_start_turnaround_min: 1
   start_delay_min: 0.5
   override_after: 1
   acknowledges_alarms: false

@@ -4,6 +4,15 @@ import codes as C
 from alarms import Alarms
 from events import EventQueue
 
+# The requirements (requirements/*.yaml) these tests verify; a dict, not a pytest
+# marker, because the module runs in the MicroPython VM too (hil/trace/pytest_plugin.py).
+VERIFIES = {
+    "test_condition_must_hold_for_the_delay": ("SR-ALM-1",),
+    "test_medium_alarm_clears_with_its_condition": ("SR-ALM-1",),
+    "test_high_alarm_latches_until_acknowledged": ("SR-ALM-1",),
+    "test_audio_pause_is_cancelled_by_a_new_alarm": ("SR-ALM-2",),
+}
+
 
 def make(delay=3):
     ev = EventQueue(16)

@@ -3,6 +3,12 @@
 
 import clot
 
+# The requirements (requirements/*.yaml) these tests verify; a dict, not a pytest
+# marker, because the module runs in the MicroPython VM too (hil/trace/pytest_plugin.py).
+VERIFIES = {
+    "test_the_baseline_follows_the_set_flow": ("SR-CLOT-1",),
+}
+
 
 def learned(settle=3, learn=4, rise=100, drops=(300, 302, 298, 304)):
     # A state that settled for `settle` ticks and then learned `drops`.

@@ -14,6 +14,13 @@ from persist import ALARM_LOG, RECORD, Persistence, record
 from storage import FileStorage, MemoryStorage
 from test_fw_controller import Rig
 
+# The requirements (requirements/*.yaml) these tests verify; a dict, not a pytest
+# marker, because the module runs in the MicroPython VM too (hil/trace/pytest_plugin.py).
+VERIFIES = {
+    "test_every_cut_point_of_a_record_write_keeps_the_previous_record": ("SR-PERS-1",),
+    "test_cut_inside_the_alarm_log_keeps_the_new_record_and_the_old_log": ("SR-PERS-1", "SR-ALM-3"),
+}
+
 DIR = "out-test-cutflash"
 ARM = "out-test-cut-arm"
 

@@ -6,7 +6,7 @@ from devices.clamp import Clamp
 from devices.flow import FlowSensor
 from devices.pressure import Pressure
 from devices.pump import Pump
-from devices.syringe import Syringe
+from devices.wdt import Watchdog
 
 
 class FakeADC:
@@ -100,48 +100,25 @@ def test_clamp_starts_closed_and_fails_closed():
     assert pin.level == 0
 
 
-def test_syringe_bolus_runs_at_3600_u_per_hour_until_given():
-    step = FakePWM()
-    en = FakePin(1)
-    s = Syringe(step, en, 100, 100, 0)
-    assert step.duty == 0 and en.level == 0 and s.rate == -1
-    # 10 U bolus: 3,600 U/h is 100 mU per 100 ms period, so 100 periods.
-    n = 0
-    while True:
-        s.drive(1000, 10)
-        n += 1
-        if s.bolus_done_mu >= 10000:
-            break
-        assert s.rate == 1000 + 36000
-    assert n == 100
-    assert s.bolus_done_mu == 10000
-    assert en.level == 1 and step.duty == 32767
-    assert step.hz == 37000 * 100 // 36000
-    s.drive(1000, 10)                  # bolus given: the infusion alone
-    assert s.rate == 1000
-    assert step.hz == 1000 * 100 // 36000 or step.hz == 8
-    s.drive(0, 10)
-    assert s.rate == 0 and step.duty == 0 and en.level == 0
-    s.drive(0, 10)
+class FakeWDT:
+    def __init__(self):
+        self.fed = 0
+
+    def feed(self):
+        self.fed += 1
 
 
-def test_syringe_counts_a_bolus_given_before_a_restart():
-    s = Syringe(FakePWM(), FakePin(), 100, 100, 10)
-    assert s.bolus_done_mu == 10000
-    s.drive(0, 10)
-    assert s.rate == 0                 # nothing left to give
-    s.drive(0, 11)                     # one more unit asked for
-    assert s.rate == 36000
-    assert s.bolus_done_mu == 10100
-
-
-def test_syringe_minimum_step_rate_and_stop():
-    step = FakePWM()
-    en = FakePin()
-    s = Syringe(step, en, 10, 100, 0)
-    s.drive(100, 0)                    # 10 U/h x 10 steps/U = 0.03 steps/s -> 0 Hz: off
-    assert step.duty == 0 and en.level == 0
-    s.drive(3600, 0)                   # 1 step/s: at least 8 Hz
-    assert step.hz == 8 and en.level == 1
-    s.stop()
-    assert step.duty == 0 and en.level == 0
+def test_watchdog_feeds_and_tells_a_timeout_from_a_forced_reboot():
+    reason = 0x40058008
+    mem = {reason: 2}                  # FORCE: machine.reset(), make flash
+    wdt = FakeWDT()
+    w = Watchdog(wdt, mem, reason, lambda: 3, 3)
+    assert not w.timed_out()           # reset_cause() would have said WDT_RESET
+    mem[reason] = 1                    # TIMER: the watchdog timed out
+    assert w.timed_out()
+    w.feed()
+    assert wdt.fed == 1
+    # Without the register (another port): MicroPython's reset_cause().
+    assert Watchdog(None, None, None, lambda: 3, 3).timed_out()
+    assert not Watchdog(None, None, None, lambda: 1, 3).timed_out()
+    Watchdog(None, None, None, lambda: 1, 3).feed()   # no timeout set: nothing to feed

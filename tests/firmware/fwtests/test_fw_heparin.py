@@ -3,6 +3,15 @@
 from check import raises
 from heparin import Anticoagulation, CARTRIDGE_60_80, RASCHKE, check_table
 
+# The requirements (requirements/*.yaml) these tests verify; a dict, not a pytest
+# marker, because the module runs in the MicroPython VM too (hil/trace/pytest_plugin.py).
+VERIFIES = {
+    "test_cartridge_table_rows": ("SR-HEP-3",),
+    "test_raschke_table_rows": ("SR-HEP-3",),
+    "test_rate_never_negative": ("SR-HEP-3",),
+    "test_recheck_six_hours_after_a_change_daily_after_two_in_range": ("SR-HEP-4",),
+}
+
 PER_H = 36000  # ticks per hour at 100 ms
 
 
@@ -14,10 +23,13 @@ def started(table, weight=700):
 
 
 def test_start_gives_the_loading_bolus_and_rate():
+    # The cartridge's table leaves the loading dose to the nurse (IV).
     a = started(CARTRIDGE_60_80)
-    assert a.bolus_total == 20 * 70
+    assert a.bolus_total == 0
     assert a.rate == 12600          # 18 U/kg/h x 70 kg, in 0.1 U/h
     assert a.recheck_at == 6 * PER_H
+    r = started(RASCHKE)
+    assert r.bolus_total == 80 * 70 and r.rate == 12600
 
 
 def _expect_row(table, aptt, row_index):

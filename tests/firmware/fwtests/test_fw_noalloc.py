@@ -5,6 +5,12 @@ import codes as C
 from check import IS_MICROPYTHON, heap_growth
 from test_fw_controller import Rig
 
+# The requirements (requirements/*.yaml) these tests verify; a dict, not a pytest
+# marker, because the module runs in the MicroPython VM too (hil/trace/pytest_plugin.py).
+VERIFIES = {
+    "test_tick_does_not_allocate_over_10000_ticks_nor_in_a_ramp": ("SR-MEM-1",),
+}
+
 
 def test_tick_does_not_allocate_over_10000_ticks_nor_in_a_ramp():
     if not IS_MICROPYTHON:

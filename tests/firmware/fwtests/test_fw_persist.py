@@ -7,6 +7,15 @@ from persist import Persistence, RECORD
 from storage import MemoryStorage
 from test_fw_controller import Rig, drain
 
+# The requirements (requirements/*.yaml) these tests verify; a dict, not a pytest
+# marker, because the module runs in the MicroPython VM too (hil/trace/pytest_plugin.py).
+VERIFIES = {
+    "test_reset_mid_therapy_resumes_in_the_safe_state_with_the_same_cartridge_time": ("SR-PWR-1",),
+    "test_used_cartridge_never_gets_a_fresh_24_h": ("SR-PWR-1", "SR-CART-1"),
+    "test_alarm_log_survives_with_time_identity_priority_and_value": ("SR-ALM-3",),
+    "test_damaged_record_is_ignored_not_trusted": ("SR-PERS-1",),
+}
+
 
 def reboot(storage, **therapy):
     ctl = Controller(board_config(**therapy))

@@ -67,21 +67,86 @@ def test_readings_and_outputs_follow_the_calibration():
     assert board.flow.last_pulses == 15
 
 
-def test_bolus_runs_at_3600_u_per_hour_until_given():
+def _circuit(machine, cfg):
+    # The transducers of a circuit at 200 mL/min: access -100, pre +150,
+    # return +100 mmHg through the board's calibration.
+    pins = cfg["pins"]
+    p = cfg["calibration"]["pressure"]
+    for key, ch, mmhg in (("p_access_adc", "access", -100), ("p_pre_adc", "pre", 150),
+                          ("p_return_adc", "return", 100)):
+        off, gain = p[ch]
+        machine.adcs[pins[key]].raw = off + mmhg * 10 * p["den"] // gain
+
+
+def _period(machine, cfg, board, pulses):
+    # One control period with that many flow-sensor pulses in it.
+    flow = machine.pins[cfg["pins"]["flow_pulse"]]
+    for _ in range(pulses):
+        flow.handler(flow)
+    board.runner.next_t = 0
+    board.cycle()
+
+
+def test_heparin_goes_only_into_flowing_blood_and_a_restart_repeats_no_bolus():
     if not IS_MICROPYTHON:
         return
     machine, cfg, ctl, board = _board()
-    ctl.command(C.CMD_SET_WEIGHT, 700)
+    enable = machine.pins[cfg["pins"]["heparin_enable"]]
+    _circuit(machine, cfg)
+    board.begin()                         # as run() starts: nothing restored
+    ctl.command(C.CMD_SET_WEIGHT, 300)
     ctl.command(C.CMD_PRIME, 0)
     ctl.state = C.READY
-    ctl.command(C.CMD_HEPARIN_START, 0)   # 1,400 U bolus, 1,260 U/h
+    ctl.command(C.CMD_HEPARIN_START, 0)   # 30 kg: 540 U/h
+    # A 600 U bolus asked for while the line stands (the controller holds
+    # it back until blood flows; the syringe must not give it either).
+    ctl.hep.bolus_total = ctl.out_bolus = 600
+    for _ in range(600):                  # ready: pump off, clamp closed
+        _period(machine, cfg, board, 0)
+    assert ctl.out_hep == 0 and ctl.out_bolus == 600
+    assert enable.level == 0 and board.syringe.doser.steps == 0
+    ctl.state = C.RUNNING                 # blood flows
     cycles = 0
-    while board.syringe.bolus_done_mu < ctl.out_bolus * 1000 or cycles == 0:
-        board.runner.next_t = 0
-        board.cycle()
+    while board.syringe.doser.bolus_done < 600:
+        _period(machine, cfg, board, 20)  # 200 pulses/s: 200 mL/min
         cycles += 1
-    # 1,400 U at 3,600 U/h is 1,400 s: 14,000 periods of 100 ms.
-    assert cycles == 14000
-    board.runner.next_t = 0
-    board.cycle()
-    assert board.syringe.rate == ctl.out_hep == 12600
+        assert ctl.state == C.RUNNING and enable.level == 1
+    # 600 U at 3,600 U/h is 600 s, 6,000 periods; every step of it and of
+    # the infusion given (8 steps/U).
+    assert cycles == 6000, cycles
+    assert board.syringe.doser.steps == 600 * 8 + 5400 * 8 * cycles // 360000, board.syringe.doser.steps
+    # A reset: the restored record asked for the same 600 U; none again.
+    machine, cfg, ctl, board = _board()
+    _circuit(machine, cfg)
+    ctl.hep.bolus_total = ctl.out_bolus = 600
+    board.begin()
+    ctl.state = C.RUNNING
+    for _ in range(100):
+        _period(machine, cfg, board, 20)
+    assert ctl.out_pump > 0 and ctl.out_clamp == 1
+    assert board.syringe.doser.steps == 0
+
+
+def test_a_period_of_sensing_and_actuating_allocates_nothing():
+    if not IS_MICROPYTHON:
+        return
+    from check import heap_growth
+    machine, cfg, ctl, board = _board()
+    _circuit(machine, cfg)
+    board.begin()
+    ctl.command(C.CMD_SET_WEIGHT, 700)
+    ctl.state = C.READY
+    ctl.command(C.CMD_HEPARIN_START, 0)   # a bolus under way: both accumulators run
+    ctl.state = C.RUNNING
+    flow = machine.pins[cfg["pins"]["flow_pulse"]]
+
+    def period(k):
+        n = 0
+        while n < 20:
+            flow.handler(flow)
+            n += 1
+        board.sample()
+        board.control()
+
+    assert heap_growth(ctl, 2000, period) == 0
+    assert ctl.state == C.RUNNING and board.syringe.doser.steps > 0

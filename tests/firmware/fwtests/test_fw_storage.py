@@ -5,6 +5,12 @@ import os
 
 from storage import FileStorage
 
+# The requirements (requirements/*.yaml) these tests verify; a dict, not a pytest
+# marker, because the module runs in the MicroPython VM too (hil/trace/pytest_plugin.py).
+VERIFIES = {
+    "test_cut_before_rename_keeps_the_old_content": ("SR-PERS-1",),
+}
+
 DIR = "out-test-flash"
 
 

@@ -7,6 +7,13 @@ import states
 from check import rows
 from test_fw_controller import Rig
 
+# The requirements (requirements/*.yaml) these tests verify; a dict, not a pytest
+# marker, because the module runs in the MicroPython VM too (hil/trace/pytest_plugin.py).
+VERIFIES = {
+    "test_every_transition_in_the_table": ("SR-STATE-1",),
+    "test_commands_outside_the_table_are_refused": ("SR-STATE-1",),
+}
+
 
 def in_state(state):
     # A rig whose controller is in `state`, reached the way an operator would.

@@ -6,6 +6,12 @@ from test_fw_link import _board
 from framebuild import step_frame, cmd_frame
 from watchdog import SimWatchdog
 
+# The requirements (requirements/*.yaml) these tests verify; a dict, not a pytest
+# marker, because the module runs in the MicroPython VM too (hil/trace/pytest_plugin.py).
+VERIFIES = {
+    "test_stalled_control_task_resets_the_board_after_the_timeout": ("SR-WDT-1",),
+}
+
 
 def test_watchdog_expires_only_after_the_timeout_without_feed():
     w = SimWatchdog(20)
