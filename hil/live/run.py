@@ -6,8 +6,9 @@ It is composed like :func:`hil.run.therapy.run_therapy` (through the
 :class:`~hil.run.session.Session`), with what a person watching needs and
 the demo does not: pacing (:class:`~hil.loop.pacing.Pacer`; one STEP frame
 stands for at most ``frame_wall_s`` of wall time), a speed that may change
-while it runs, faults injected from another thread, and its session handed
-to the listeners that act on it (the telemetry's ``on_session``). A board
+while it runs, and faults injected from another thread. Like the demo and
+a scenario run, it hands its session to the listeners that act on it (the
+bus's ``session`` notification: the telemetry's ``on_session``). A board
 on its own clock (``rp2`` HAL) is followed without a plant: the dashboard
 shows it and the operator commands it; nothing is scripted.
 """
@@ -47,8 +48,8 @@ class LiveRun:
     Args:
         plan: the therapy (the demo's defaults).
         options: pacing and who acts.
-        observers: listeners for the run's bus; any with ``on_session`` is
-            handed the session once the loop is built.
+        observers: listeners for the run's bus (any with ``on_session`` is
+            handed the session once the loop is built).
     """
 
     def __init__(self, plan: TherapyPlan, options: LiveOptions | None = None,
@@ -120,11 +121,7 @@ class LiveRun:
             self.op = ScriptedOperator(oplan, period, lambda rec: self.bus.note(loop.tick, rec))
             self.bus.subscribe(event=self.op.on_event)
             self.op.begin(loop, plan.faults)
-        exchange = self.op.exchange if self.op is not None else None
-        for o in self.observers:
-            attach = getattr(o, "on_session", None)
-            if attach is not None:
-                attach(session, exchange=exchange)
+        self.bus.session(session, exchange=self.op.exchange if self.op is not None else None)
         return hello
 
     def _plant(self, period_s: float) -> Any:

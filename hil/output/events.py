@@ -28,6 +28,25 @@ C = contract.C
 
 # Kinds record format 2 wrote as their raw code, a and b.
 RAW_IN_FORMAT2 = ("audio_pause", "override", "restored")
+# The alarms' names for people (reports, the dashboard, a log), by the firmware's ids.
+ALARM_LABELS: dict[str, str] = {
+    "air_in_line": "Air in line",
+    "access_pressure_low": "Access pressure low",
+    "return_pressure_high": "Return pressure high",
+    "return_pressure_low": "Return pressure low",
+    "pre_pressure_high": "Pre-cartridge pressure high",
+    "no_flow": "No blood flow",
+    "flow_low": "Blood flow below 70% of set",
+    "clot_suspected": "Clotting suspected",
+    "blood_stasis": "Blood standing still",
+    "cartridge_exchange_due": "Cartridge exchange due",
+    "therapy_complete": "Therapy complete",
+    "aptt_check_due": "aPTT check due",
+    "power_restored": "Power restored (restarted mid-therapy)",
+    "sensor_loss": "Sensor loss",
+    "host_link_lost": "Host link lost",
+}
+
 _ALARM_ID = contract.EVENTS[C.EV_ALARM_ON].code
 assert _ALARM_ID is not None
 
@@ -79,4 +98,4 @@ def from_format2(e: dict[str, Any], period_s: float) -> dict[str, Any]:
     return e
 
 
-__all__ = ["RAW_IN_FORMAT2", "fw_event_record", "from_format2", "period_of", "to_format2"]
+__all__ = ["ALARM_LABELS", "RAW_IN_FORMAT2", "fw_event_record", "from_format2", "period_of", "to_format2"]

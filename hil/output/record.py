@@ -11,7 +11,8 @@ the same scenario and seed give records that are byte-identical outside
 it.
 
 Next to the record, ``<name>.trace.csv`` holds the plant's trace of the run
-(one row per 10 virtual seconds), written like the demo's ``trace.csv``.
+(one row per 10 virtual seconds), written like the demo's ``trace.csv``, and
+``<name>.html`` its report for people (:mod:`hil.output.runreport`).
 
 Every value in a record is in physical units (the wire contract,
 :mod:`hil.transport.contract`). :func:`read_record` reads a record of any
@@ -20,6 +21,7 @@ format and gives it in the current one.
 
 from __future__ import annotations
 
+import csv
 import json
 import platform
 from pathlib import Path
@@ -38,7 +40,7 @@ RECORD_VERSION = 3
 
 def trace_name(r: ScenarioResult) -> str | None:
     """File name of the run's trace next to its record (None: no plant trace)."""
-    return f"{r.scenario.name}.trace.csv" if r.timeline.trace_rows else None
+    return f"{r.stem}.trace.csv" if r.timeline.trace_rows else None
 
 
 def record_dict(r: ScenarioResult) -> dict[str, Any]:
@@ -109,19 +111,43 @@ def read_record(path: Path) -> dict[str, Any]:
     return upgrade_record(json.loads(Path(path).read_text()))
 
 
-def write_record(r: ScenarioResult, out_dir: Path) -> Path:
-    """Write ``<out_dir>/<scenario name>.json`` and, for a run with a plant,
-    its trace ``<out_dir>/<scenario name>.trace.csv``; return the record's
-    path."""
+def write_record(r: ScenarioResult, out_dir: Path, html: bool = True) -> Path:
+    """Write ``<out_dir>/<stem>.json`` and, for a run with a plant,
+    its trace ``<out_dir>/<stem>.trace.csv``, and (``html``) its
+    report ``<out_dir>/<stem>.html`` (docs/reports.md); return the
+    record's path."""
+    from hil.output.runreport import write_run_report
+
     out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"{r.scenario.name}.json"
-    path.write_text(json.dumps(record_dict(r), indent=1, default=str) + "\n")
-    trace = out_dir / f"{r.scenario.name}.trace.csv"
+    path = out_dir / f"{r.stem}.json"
+    record = record_dict(r)
+    path.write_text(json.dumps(record, indent=1, default=str) + "\n")
+    if html:
+        tl = r.timeline
+        write_run_report(json.loads(json.dumps(record, default=str)), tl.trace_columns, tl.trace_rows,
+                         out_dir / f"{r.stem}.html", r.scenario.device.anticoagulation)
+    trace = out_dir / f"{r.stem}.trace.csv"
     if trace_name(r) is not None:
         write_trace_csv(r, trace)
     else:
         trace.unlink(missing_ok=True)   # not one of an earlier run
     return path
+
+
+def report_from_files(record_path: Path, out: Path | None = None) -> Path:
+    """Re-render ``<name>.html`` from ``<name>.json`` and the trace CSV its
+    ``trace`` names (the state column is left out)."""
+    from hil.output.runreport import write_run_report
+
+    record = read_record(record_path)
+    columns: list[str] = []
+    rows: list[list[float]] = []
+    if record.get("trace"):
+        with open(Path(record_path).parent / record["trace"], newline="") as f:
+            reader = csv.reader(f)
+            columns = next(reader)[:-1]
+            rows = [[float(v) for v in row[:-1]] for row in reader]
+    return write_run_report(record, columns, rows, out or Path(record_path).with_suffix(".html"))
 
 
 def write_trace_csv(r: ScenarioResult, path: Path) -> None:

@@ -1,29 +1,29 @@
-"""Reports of a therapy run: ``report.json``, ``trace.csv`` and
-``report.html`` (plots of cytokines, anticoagulation, pressures, flow and
-the events on a time line)."""
+"""Reports of a therapy run (the demo): ``report.json``, ``trace.csv`` and
+``report.html``. The page and its figure are the ones a scenario run's
+report uses too (:mod:`hil.output.page`, :mod:`hil.output.charts`;
+docs/reports.md)."""
 
 from __future__ import annotations
 
-import base64
 import bisect
 import csv
-import html
-import io
 import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from hil.transport import frames
+from hil.output.charts import ReportData, figure_png
+from hil.output.clinical import BoardFacts, anticoagulation, board_facts
+from hil.output.page import ESC, anticoagulation_rows, figures_table, firmware_block, page
 from hil.run.therapy import TherapyResult, plan_dict
+from hil.transport import frames
 
 C = frames.C
 # 2: events in physical units, an alarm's value with its "value_unit"
 #    (as scenario records of format 3; hil/output/events.py).
 REPORT_VERSION = 2
 CYTOKINES = ("IL-6", "TNF-a", "IL-1b", "IL-10")
-REPORTED = ("IL-6", "TNF-a", "IL-10")
 
 
 def _states_at(result: TherapyResult, ticks: np.ndarray) -> list[str]:
@@ -96,7 +96,8 @@ def summarise(result: TherapyResult) -> dict[str, Any]:
         "report_version": REPORT_VERSION,
         "firmware": {"implementation": hello.get("implementation"), "version": hello.get("version"),
                      "firmware_version": hello.get("firmware"), "board": hello.get("board"),
-                     "hal": hello.get("hal"), "protocol": hello.get("protocol")},
+                     "hal": hello.get("hal"), "protocol": hello.get("protocol"),
+                     **({"machine": hello["machine"]} if "machine" in hello else {})},
         "plan": plan_dict(result.plan),
         "seed": result.plan.seed,
         "virtual_s": result.virtual_s,
@@ -110,6 +111,9 @@ def summarise(result: TherapyResult) -> dict[str, Any]:
                        "flow_time_s_by_cartridge": {str(k): round(v * result.period_s, 1)
                                                     for k, v in sorted(result.flow_ticks_by_cartridge.items())}},
         "anticoagulation": {"aptt_s_mean_running": round(float(aptt[len(aptt) // 10:].mean()), 2),
+                            **anticoagulation(t, aptt, data[:, cols.index("heparin_u_h")], result.events,
+                                              _facts(result).target_s, result.plan.operator.weight_kg,
+                                              result.virtual_s),
                             "bolus_total_u": fs.bolus_total_u,
                             "final_rate_u_h": fs.heparin_u_h},
         "alarm_counts": counts,
@@ -119,129 +123,42 @@ def summarise(result: TherapyResult) -> dict[str, Any]:
     }
 
 
-def _png(fig: Any) -> str:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
-    return base64.b64encode(buf.getvalue()).decode()
-
-
-_EVENT_STYLE = {"alarm": ("tab:red", "v"), "cartridge_exchange": ("tab:green", "s"),
-                "cartridge_exchange_due": ("tab:olive", "D"), "aptt_entered": ("tab:blue", "o"),
-                "heparin": ("tab:purple", "^"), "state": ("tab:gray", "|")}
-
-
-def plots(result: TherapyResult) -> list[tuple[str, str]]:
-    """Rendered figures as (title, base64 PNG)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+def report_data(result: TherapyResult, facts: BoardFacts) -> ReportData:
+    """The demo's run as the report's figure draws it."""
     cols, data, _ = trace_table(result)
-    th = data[:, cols.index("t_s")] / 3600.0
-    un = result.untreated
-    uth = np.asarray(un["t_s"], dtype=float) / 3600.0
-    out: list[tuple[str, str]] = []
-
-    fig, axes = plt.subplots(1, 3, figsize=(15, 3.6))
-    for ax, name in zip(axes, REPORTED):
-        ax.plot(uth, un[name], color="tab:gray", label="untreated")
-        ax.plot(th, data[:, cols.index(name)], color="tab:red", label="treated")
-        ax.set_title(f"{name} (pg/mL)")
-        ax.set_xlabel("hours")
-        ax.set_yscale("log")
-        ax.legend()
-    out.append(("Plasma cytokines, treated vs the same patient untreated", _png(fig)))
-    plt.close(fig)
-
-    fig, ax = plt.subplots(figsize=(15, 3.6))
-    ax.plot(th, data[:, cols.index("aptt_s")], color="tab:blue", label="aPTT (true)")
-    lab = [e for e in result.events if e["type"] == "aptt_entered"]
-    ax.plot([e["t_s"] / 3600 for e in lab], [e["aptt_s"] for e in lab], "o", color="navy",
-            label="aPTT entered (lab)")
-    ax.axhspan(60, 80, color="tab:blue", alpha=0.08, label="target 60-80 s")
-    # Right after a bolus the true aPTT is far above what a lab reports
-    # (>200 s, unclottable); the axis stops there to keep the range readable.
-    ax.set_ylim(0, 200)
-    ax.set_ylabel("aPTT (s)")
-    ax.set_xlabel("hours")
-    ax2 = ax.twinx()
-    ax2.step(th, data[:, cols.index("heparin_u_h")], where="post", color="tab:purple", label="heparin")
-    ax2.set_ylabel("heparin (U/h)")
-    ax.legend(loc="upper left")
-    ax2.legend(loc="upper right")
-    ax.set_title("Anticoagulation")
-    out.append(("aPTT and heparin infusion", _png(fig)))
-    plt.close(fig)
-
-    fig, (ax, axq) = plt.subplots(1, 2, figsize=(15, 3.6))
-    for name, color in (("p_access_mmhg", "tab:orange"), ("p_pre_mmhg", "tab:red"),
-                        ("p_return_mmhg", "tab:blue")):
-        ax.plot(th, data[:, cols.index(name)], color=color, label=name.replace("_mmhg", ""))
-    ax.set_ylabel("mmHg")
-    ax.set_xlabel("hours")
-    ax.legend()
-    ax.set_title("Circuit pressures")
-    axq.plot(th, data[:, cols.index("q_blood_ml_min")], color="tab:red", label="blood flow")
-    axq.step(th, data[:, cols.index("pump_ml_min")], where="post", color="black", lw=0.8,
-             label="pump command")
-    axq.set_ylabel("mL/min")
-    axq.set_xlabel("hours")
-    axq.legend()
-    axq.set_title("Blood flow")
-    out.append(("Pressures and blood flow", _png(fig)))
-    plt.close(fig)
-
-    fig, ax = plt.subplots(figsize=(15, 2.6))
-    kinds = [k for k in _EVENT_STYLE if any(e["type"] == k for e in result.events)]
-    for row, kind in enumerate(kinds):
-        color, marker = _EVENT_STYLE[kind]
-        ts = [e["t_s"] / 3600 for e in result.events if e["type"] == kind]
-        ax.plot(ts, [row] * len(ts), marker, color=color, ms=8, ls="none")
-    ax.set_yticks(range(len(kinds)), kinds)
-    ax.set_xlabel("hours")
-    ax.set_xlim(0, result.virtual_s / 3600)
-    ax.set_title("Events")
-    out.append(("Events on a time line", _png(fig)))
-    plt.close(fig)
-    return out
+    return ReportData({c: data[:, k] for k, c in enumerate(cols)}, result.events, result.virtual_s,
+                      facts, result.untreated)
 
 
 def write_html(result: TherapyResult, summary: dict[str, Any], path: Path) -> None:
-    """A single self-contained page."""
-    esc = html.escape
+    """A single self-contained page (:mod:`hil.output.page`, docs/reports.md)."""
+    facts = _facts(result)
+    cyt = summary["cytokines"]
     rows = "".join(
-        f"<tr><td>{esc(n)}</td><td>{v['treated']['start']:.1f}</td><td>{v['treated']['end']:.1f}</td>"
-        f"<td>{v['untreated']['end']:.1f}</td><td>{v['end_vs_untreated_pct']}</td></tr>"
-        for n, v in summary["cytokines"].items())
-    ev_rows = "".join(
-        f"<tr><td>{e['t_s'] / 3600:.3f}</td><td>{esc(e['type'])}</td>"
-        f"<td>{esc(json.dumps({k: v for k, v in e.items() if k not in ('t_s', 'type')}))}</td></tr>"
-        for e in summary["events"] if e["type"] != "command")
-    fw = summary["firmware"]
-    figs = "".join(f"<h2>{esc(title)}</h2><img alt='{esc(title)}' src='data:image/png;base64,{png}'>"
-                   for title, png in plots(result))
-    abort = (f"<p style='color:#b00'><b>The run stopped early at {summary['virtual_s'] / 3600:.2f} h:</b> "
-             f"{esc(summary['aborted'])}</p>" if summary.get("aborted") else "")
-    page = f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Hemoadsorption therapy report</title>
-<style>body{{font-family:sans-serif;margin:2em;max-width:1300px}}table{{border-collapse:collapse}}
-td,th{{border:1px solid #ccc;padding:2px 8px;text-align:right}}td:nth-child(2),td:first-child{{text-align:left}}
-img{{max-width:100%}}</style></head><body>
-<h1>Hemoadsorption therapy report</h1>
-{abort}
-<p>Firmware {esc(str(fw['firmware_version']))} on {esc(str(fw['implementation']))} {esc(str(fw['version']))},
-board <b>{esc(str(fw['board']))}</b> ({esc(str(fw['hal']))} HAL), protocol v{fw['protocol']}.
-Seed {summary['seed']}. {summary['virtual_s'] / 3600:.1f} h of therapy in {summary['wall_s']:.1f} s of wall time
-({summary['speedup']}x real time), {summary['link']['frames']} STEP frames.
-Final state: <b>{esc(summary['final_state'])}</b>; cartridges used: {summary['cartridges']['used']}.</p>
-<h2>Cytokines (pg/mL)</h2>
-<table><tr><th>cytokine</th><th>start</th><th>end, treated</th><th>end, untreated</th><th>treated vs untreated at end (%)</th></tr>{rows}</table>
-{figs}
-<h2>Events</h2><table><tr><th>hours</th><th>type</th><th>details</th></tr>{ev_rows}</table>
-</body></html>
-"""
-    path.write_text(page)
+        f"<tr><th>{ESC(n)}</th><td class=num>{v['treated']['start']:,.1f}</td>"
+        f"<td class=num>{v['treated']['end']:,.1f}</td><td class=num>{v['untreated']['end']:,.1f}</td>"
+        f"<td class=num>{v['end_vs_untreated_pct']}</td></tr>" for n, v in cyt.items())
+    cyt_table = ("<h2>Cytokines</h2><table><tr><th>cytokine</th><th>start (pg/mL)</th>"
+                 "<th>end, treated (pg/mL)</th><th>end, same patient untreated (pg/mL)</th>"
+                 f"<th>treated vs untreated at the end (%)</th></tr>{rows}</table>")
+    plan = summary["plan"]
+    abort = (f"<p class=bad><b>The run stopped early at {summary['virtual_s'] / 3600:.2f} h:</b> "
+             f"{ESC(str(summary['aborted']))}</p>" if summary.get("aborted") else "")
+    intro = (f"{abort}<p>A {plan['operator']['weight_kg']:g} kg patient in septic shock, blood flow "
+             f"{plan['operator']['flow_ml_min']} mL/min, seed {summary['seed']}: "
+             f"{summary['virtual_s'] / 3600:.1f} h of therapy in {summary['wall_s']:.1f} s of wall time "
+             f"({summary['speedup']}x real time). Final state: <b>{ESC(summary['final_state'])}</b>; "
+             f"cartridges used: {summary['cartridges']['used']}, exchanges: "
+             f"{summary['cartridges']['exchanges']}.</p>")
+    blocks = [firmware_block(summary["firmware"]), cyt_table,
+              figures_table("Anticoagulation", anticoagulation_rows(summary["anticoagulation"]))]
+    events = [e for e in summary["events"] if e["type"] != "command"]
+    path.write_text(page("Hemoadsorption therapy report", intro, blocks,
+                         figure_png(report_data(result, facts)), events))
+
+
+def _facts(result: TherapyResult) -> BoardFacts:
+    return board_facts(result.hello.get("board") or result.plan.board)
 
 
 def write_all(result: TherapyResult, out_dir: Path) -> dict[str, Any]:

@@ -79,22 +79,21 @@ def read_password_file(text: str) -> dict[str, str]:
     return out
 
 
-def _levels_match(pattern: list[str], topic: list[str], filter_ok: bool) -> bool:
-    """Whether a pattern covers a topic (or, ``filter_ok``, every topic a
-    subscription filter can match)."""
+def _levels_match(pattern: list[str], levels: list[str], as_filter: bool) -> bool:
+    """Whether a pattern covers a topic's levels, or (``as_filter``) every
+    topic a subscription filter with these levels can match: a filter's
+    ``+`` needs a ``+`` or ``#`` in the pattern, its ``#`` a ``#``."""
     for i, p in enumerate(pattern):
         if p == "#":
             return True
-        if i >= len(topic):
+        if i >= len(levels):
             return False
-        t = topic[i]
-        if filter_ok and t == "#":
+        t = levels[i]
+        if as_filter and (t == "#" or (t == "+" and p != "+")):
             return False
-        if p == "+":
-            continue
-        if p != t:
+        if p not in ("+", t):
             return False
-    return len(pattern) == len(topic)
+    return len(pattern) == len(levels)
 
 
 def topic_matches(pattern: str, topic: str) -> bool:
@@ -107,16 +106,7 @@ def topic_matches(pattern: str, topic: str) -> bool:
 def filter_covered(pattern: str, topic_filter: str) -> bool:
     """Whether every topic a subscription filter can match is matched by
     ``pattern`` (a filter's ``+`` needs a ``+`` or ``#``, its ``#`` a ``#``)."""
-    pat, flt = pattern.split("/"), topic_filter.split("/")
-    for i, p in enumerate(pat):
-        if p == "#":
-            return True
-        if i >= len(flt):
-            return False
-        f = flt[i]
-        if f == "#" or (f == "+" and p != "+") or (p not in ("+", f)):
-            return False
-    return len(pat) == len(flt)
+    return _levels_match(pattern.split("/"), topic_filter.split("/"), True)
 
 
 @dataclass(frozen=True)

@@ -14,29 +14,13 @@ import json
 import math
 from typing import Any
 
+from hil.output.events import ALARM_LABELS
 from hil.transport import contract, frames
 
 C = frames.C
 P = frames.P
 
-# The alarms' names for people (the page, a log), by the firmware's ids.
-ALARM_LABELS: dict[str, str] = {
-    "air_in_line": "Air in line",
-    "access_pressure_low": "Access pressure low",
-    "return_pressure_high": "Return pressure high",
-    "return_pressure_low": "Return pressure low",
-    "pre_pressure_high": "Pre-cartridge pressure high",
-    "no_flow": "No blood flow",
-    "flow_low": "Blood flow below 70% of set",
-    "clot_suspected": "Clotting suspected",
-    "blood_stasis": "Blood standing still",
-    "cartridge_exchange_due": "Cartridge exchange due",
-    "therapy_complete": "Therapy complete",
-    "aptt_check_due": "aPTT check due",
-    "power_restored": "Power restored (restarted mid-therapy)",
-    "sensor_loss": "Sensor loss",
-    "host_link_lost": "Host link lost",
-}
+# The alarms' names for people: hil.output.events.ALARM_LABELS (re-exported).
 
 # The quantities of the status payload that the page shows, with their units.
 QUANTITIES: dict[str, str] = {

@@ -47,6 +47,7 @@ def test_every_listener_gets_every_notification_in_order() -> None:
     both = bus.subscribe(Both())
     bus.subscribe(event=lambda e: seen.append(("fn", e)))
     bus.event("e1")
+    bus.session("the session", exchange=None)   # nobody listens to it here
     bus.step(5, 10)
     bus.status(5, "ignored: nobody listens")
     assert seen == [("obj", "e1"), ("fn", "e1"), ("step", (5, 10))]
@@ -60,7 +61,8 @@ def test_the_example_alarm_printer_on_a_scenario_run() -> None:
     steps: list[int] = []
     ends: list[object] = []
     sc = load(SCENARIOS / "air_in_return_line.yaml")
-    opts = RunOptions(observers=(AlarmPrinter(out), _Steps(steps), _Ends(ends)))
+    sessions: list[tuple[object, object, int]] = []
+    opts = RunOptions(observers=(AlarmPrinter(out), _Steps(steps), _Ends(ends), _Sessions(sessions, steps)))
     r = run_scenario(sc, opts)
     assert r.outcome == "pass"
     # The virtual board (sim HAL) takes its time from the host: closed loop.
@@ -77,6 +79,12 @@ def test_the_example_alarm_printer_on_a_scenario_run() -> None:
     # end, and the end was announced once, with the result.
     assert steps and steps == sorted(steps) and steps[-1] == round(sc.duration_s / 0.1)
     assert ends == [r]
+    # The run handed its session over once, composed (loop and plant), before
+    # the first chunk, with the scripted operator's exchange.
+    assert len(sessions) == 1
+    session, exchange, steps_before = sessions[0]
+    assert steps_before == 0 and session.loop is not None and session.plant is not None
+    assert session.hello == r.hello and callable(exchange) and exchange.__self__.loop is session.loop
 
 
 class _Steps:
@@ -85,6 +93,15 @@ class _Steps:
 
     def on_step(self, tick: int, end: int) -> None:
         self.ticks.append(tick)
+
+
+class _Sessions:
+    def __init__(self, got: list[tuple[object, object, int]], steps: list[int]) -> None:
+        self.got = got
+        self.steps = steps
+
+    def on_session(self, session: object, exchange: object = None) -> None:
+        self.got.append((session, exchange, len(self.steps)))
 
 
 class _Ends:

@@ -74,6 +74,9 @@ async def test_a_run_publishes_its_telemetry_in_physical_units(mosquitto, run_th
         # Air in the return line: a high alarm, the safe state; the scripted
         # operator acknowledges and resumes once it has passed.
         run.set_speed(120.0)
+        # The new speed takes effect between two chunks (an unpaced chunk
+        # is up to 10 virtual minutes); from then on a chunk is one frame.
+        await asyncio.to_thread(_wait, lambda: run.speed == 120.0)
         await asyncio.sleep(0.5)
         air_at = run.virtual_s
         run.inject("air", 1.0)
@@ -104,7 +107,7 @@ async def test_a_run_publishes_its_telemetry_in_physical_units(mosquitto, run_th
     assert {"state", "primed", "heparin", "aptt_entered", "alarm", "alarm_clear"} <= set(types)
     assert all(isinstance(e["t_s"], float) for e in events)
     heparin = next(e for e in events if e["type"] == "heparin")
-    assert heparin["rate_u_h"] == 1260.0 and heparin["bolus_u"] == 1400
+    assert heparin["rate_u_h"] == 1260.0 and heparin["bolus_u"] == 0   # loading dose: IV, by the nurse
     alarms = _of(msgs, "alarms")
     air = [a for a in alarms if a["id"] == "air_in_line"]
     assert air[0]["active"] is True and air[0]["priority"] == "high" and air[0]["unit"] == "mL/min"
