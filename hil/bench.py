@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 import platform
 import time
 from array import array
@@ -244,6 +245,7 @@ def run_bench(out_dir: Path, hours: float = 24.0) -> dict[str, Any]:
             heap_diag = heap.diag
     except BoardError:
         pass
+    tick_us = firmware_tick_us()
     figures.update({
         "closed_loop_speedup": round(result.virtual_s / result.wall_s, 1),
         "closed_loop_virtual_s": result.virtual_s,
@@ -256,13 +258,23 @@ def run_bench(out_dir: Path, hours: float = 24.0) -> dict[str, Any]:
         "firmware_heap_live_end_bytes": heap_diag["mem_alloc"],
         "firmware_heap_run": "48 h demo, -X heapsize=64K",
         "plant_us_per_tick": round(_plant_us_per_tick(), 3),
-        "firmware_tick_us": round(firmware_tick_us(), 2),
+        "firmware_tick_us": round(tick_us, 2),
+        # The closed loop against its bound, the firmware's own tick in the
+        # VM (period / firmware_tick_us): 1.0 would mean plant, link and
+        # host cost nothing next to the firmware (docs/benchmarks.md).
+        "loop_efficiency": round(result.virtual_s / result.wall_s * tick_us
+                                 / (result.period_s * 1e6), 3),
         "plant_cohort_s": round(_plant_cohort_s(), 3),
         "firmware_fits_56k_heap": _fits("56K"),
         "machine": f"{platform.machine()} {platform.python_implementation()} {platform.python_version()}",
     })
     figures.update(pico_emu_speed())
     figures.update(campaign_figures())
+    # Campaign throughput on 1 and 2 local workers (docs/campaigns.md);
+    # HIL_BENCH_CAMPAIGN_RUNS=N for fewer runs.
+    from hil.campaign.bench import scaling_figures
+
+    figures.update(scaling_figures(int(os.environ.get("HIL_BENCH_CAMPAIGN_RUNS", "100"))))
     path.write_text(json.dumps(figures, indent=1) + "\n")
     return figures
 

@@ -15,8 +15,10 @@ and ``hil_loop`` is a :class:`~hil.loop.freerun.FreeRunningLoop`. The fixtures
 are built by the composition root, :class:`~hil.run.session.Session`
 (``hil_session``).
 
-Options:
-    --port PORT        run on a real board (a device path or a pyserial URL)
+Options (all prefixed ``--hil-``, so the plugin loads beside pytest-embedded
+and labgrid's plugin; the old ``--port`` clashed with pytest-embedded's and
+is gone):
+    --hil-port PORT    run on a real board (a device path or a pyserial URL)
     --hil-board NAME   board config of the virtual board
     --hil-speed N      lock virtual time to N x real time (a board that keeps
                        its own time: N x faster, in test mode only)
@@ -24,11 +26,19 @@ Options:
     --hil-lockstep     one control period per STEP frame
     --hil-record DIR   record serial traffic and plant inputs for replay
     --hil-out DIR      folder of the JSON records and traces
+
+With labgrid's ``--lg-env FILE`` (an environment whose ``main`` target has a
+:class:`~hil.labgrid.drivers.HilBoardDriver`, docs/labgrid.md) every
+scenario runs on that target, power cuts through its power driver.
+
+Each scenario's tags are markers (``-m "protective and not long"``),
+registered as they are collected, so ``--strict-markers`` passes.
 """
 
 from __future__ import annotations
 
 import os
+import types
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -40,7 +50,7 @@ from hil.scenario import Scenario, ScenarioError, load, loads
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     g = parser.getgroup("hil", "hardware-in-the-loop scenarios")
-    g.addoption("--port", default=None, help="serial port or pyserial URL of a real board "
+    g.addoption("--hil-port", default=None, help="serial port or pyserial URL of a real board "
                 "(default: a virtual board per test)")
     g.addoption("--hil-board", default=None, help="board config of the virtual board")
     g.addoption("--hil-speed", type=float, default=None, help="lock virtual time to N x real time")
@@ -53,8 +63,90 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                   default=["scenarios"])
 
 
+_RESERVED = pytest.StashKey[frozenset]()
+_LABGRID = pytest.StashKey[Any]()
+
+
+def _labgrid_env_given(config: pytest.Config) -> bool:
+    return bool(getattr(config.option, "lg_env", None) or os.environ.get("LG_ENV"))
+
+
+def _embedded_target(fn: Callable[[Any], Any]) -> types.ModuleType:
+    """A plugin holding pytest-embedded's ``target`` fixture again (``fn`` is
+    its function), to be registered after labgrid's plugin so that it wins."""
+    mod = types.ModuleType("hil_embedded_target")
+
+    @pytest.fixture(name="target")
+    def target(request: pytest.FixtureRequest) -> Any:
+        return fn(request)
+
+    mod.target = target   # type: ignore[attr-defined]
+    return mod
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "scenario: a HIL scenario file run as a test")
+    # labgrid's plugin and pytest-embedded's both define a fixture named
+    # ``target``. pytest-embedded's autouse fixtures request it, and labgrid's,
+    # without an environment, skips the test: with both installed every test
+    # would be skipped. Without --lg-env (or LG_ENV), where labgrid's has
+    # nothing to give, pytest-embedded's is registered again, last, so it wins.
+    pm = config.pluginmanager
+    if pm.has_plugin("labgrid") and pm.has_plugin("pytest_embedded") and not _labgrid_env_given(config):
+        import pytest_embedded.plugin as embedded
+
+        fn = getattr(embedded.target, "__wrapped__", None)
+        if callable(fn):
+            pm.register(_embedded_target(fn), "hil-embedded-target")
+
+
+def _marker_names(config: pytest.Config) -> set[str]:
+    return {line.split(":")[0].split("(")[0].strip() for line in config.getini("markers")}
+
+
+def _tag_markers(config: pytest.Config, tags: tuple[str, ...]) -> list[str]:
+    """The scenario's tags that can be markers, registered on first sight;
+    markers other plugins own (skip, xfail, asyncio, ...) are never tags."""
+    known = _marker_names(config)
+    if _RESERVED not in config.stash:
+        config.stash[_RESERVED] = frozenset(known)
+    reserved = config.stash[_RESERVED]
+    names = []
+    for tag in tags:
+        if tag in reserved or not tag.isidentifier():
+            continue
+        if tag not in known:
+            config.addinivalue_line("markers", f"{tag}: scenarios tagged '{tag}'")
+            known.add(tag)
+        names.append(tag)
+    return names
+
+
+def labgrid_driver(config: pytest.Config) -> Any:
+    """The :class:`~hil.labgrid.drivers.HilBoardDriver` of ``--lg-env``'s
+    ``main`` target (brought to ``running`` once), or None without
+    ``--lg-env``. A target the harness cannot use ends the session with
+    one message."""
+    if _LABGRID in config.stash:
+        return config.stash[_LABGRID]
+    if not _labgrid_env_given(config):
+        config.stash[_LABGRID] = None
+        return None
+    env = None
+    try:
+        from labgrid.pytestplugin.hooks import LABGRID_ENV_KEY
+
+        from hil.labgrid.run import target_driver
+
+        env = config.stash.get(LABGRID_ENV_KEY, None)
+        if env is None:
+            raise LookupError("labgrid's pytest plugin is not loaded")
+        driver = target_driver(env, getattr(config.option, "lg_initial_state", None))
+    except Exception as e:   # labgrid raises many kinds; each ends the session the same way
+        pytest.exit(f"hil: labgrid target of {getattr(env, 'config_file', '--lg-env')}: {e}", returncode=2)
+    config.add_cleanup(env.cleanup)
+    config.stash[_LABGRID] = driver
+    return driver
 
 
 def _scenario_dir(path: Path, config: pytest.Config) -> bool:
@@ -86,7 +178,7 @@ def run_options(config: pytest.Config, name: str) -> Any:
     from hil.run.runner import RunOptions
 
     out = Path(config.getoption("--hil-out"))
-    port = config.getoption("--port")
+    port = config.getoption("--hil-port")
     speed = 1.0 if config.getoption("--hil-realtime") else config.getoption("--hil-speed")
     return RunOptions(port=port, board=config.getoption("--hil-board"), speed=speed,
                       max_batch=1 if config.getoption("--hil-lockstep") else P.MAX_SAMPLES,
@@ -119,15 +211,23 @@ class ScenarioItem(pytest.Item):
     def __init__(self, *, scenario: Scenario, **kw: Any) -> None:
         super().__init__(**kw)
         self.scenario = scenario
+        # What plugins written for function items look at (labgrid's setup
+        # hook reads fixturenames, pytest-embedded's call hook funcargs).
+        self.fixturenames: list[str] = []
+        self.funcargs: dict[str, Any] = {}
         # Tags select with -k (e.g. -k "protective and not long").
         self.extra_keyword_matches.update(scenario.tags)
         self.add_marker("scenario")
+        for tag in _tag_markers(self.config, scenario.tags):
+            self.add_marker(tag)
 
     def runtest(self) -> None:
         from hil.output.record import write_record
         from hil.run.runner import run_scenario
 
-        r = run_scenario(self.scenario, run_options(self.config, self.scenario.name))
+        opts = run_options(self.config, self.scenario.name)
+        driver = labgrid_driver(self.config)
+        r = driver.run(self.scenario, opts) if driver is not None else run_scenario(self.scenario, opts)
         out = Path(self.config.getoption("--hil-out"))
         path = write_record(r, out)
         self.user_properties.append(("record", str(path)))
@@ -157,14 +257,17 @@ class ScenarioItem(pytest.Item):
 @pytest.fixture
 def hil_session(request: pytest.FixtureRequest) -> Iterator[Any]:
     """The run's composition root (:class:`~hil.run.session.Session`): a fresh
-    virtual board, or the real one named by ``--port``, started but not yet
+    virtual board, the real one named by ``--hil-port``, or the ``--lg-env``
+    target's, started but not yet
     opened; the other fixtures open its link and client on first use. Its
     ``observers`` bus carries what the loop publishes."""
     from hil.board.providers import provider_for
     from hil.run.session import Session
 
     config = request.config
-    session = Session(provider_for(config.getoption("--port"), config.getoption("--hil-board") or "virtual"))
+    driver = labgrid_driver(config)
+    session = Session(driver.provider() if driver is not None else
+                      provider_for(config.getoption("--hil-port"), config.getoption("--hil-board") or "virtual"))
     session.start_board()
     try:
         yield session
@@ -181,7 +284,8 @@ def _opened(session: Any) -> Any:
 @pytest.fixture
 def hil_board(hil_session: Any) -> Any:
     """The board under test (:class:`~hil.board.providers.Board`): its ``port`` is
-    what to open, its ``power`` the power switch (None on a real board)."""
+    what to open, its ``power`` the power switch (None on a bare serial port;
+    the target's power driver under ``--lg-env``)."""
     return hil_session.board
 
 
@@ -192,6 +296,15 @@ def hil_power(hil_board: Any) -> Any:
     if hil_board.power is None:
         pytest.skip(f"the harness cannot switch the power of the board on {hil_board.port}")
     return hil_board.power
+
+
+@pytest.fixture
+def hil_dut(hil_client: Any) -> Any:
+    """The device under test as the harness talks to it: the
+    :class:`~hil.transport.client.BoardClient` (``hil_client`` by the name
+    pytest-embedded and labgrid users reach for; not ``dut`` itself, which
+    is pytest-embedded's)."""
+    return hil_client
 
 
 @pytest.fixture

@@ -74,6 +74,7 @@ OPERATOR_FIELDS: dict[str, type] = {
     "resume_after_ack": bool, "pre_start_draw_min": float, "redraw_min": float,
     "override_after": int, "trips_before_change": int, "confirms_exchange": bool,
     "enters_routine_aptt": bool, "acknowledges_alarms": bool, "scripted": bool,
+    "loading_bolus_u_kg": float, "pre_start_turnaround_min": float,
 }
 
 
@@ -178,6 +179,7 @@ class Scenario:
     seed: int = 1
     duration_s: float = 3600.0
     tags: tuple[str, ...] = ()
+    verifies: tuple[str, ...] = ()         # requirement ids (requirements/*.yaml)
     patient: Patient = field(default_factory=Patient)
     device: Device = field(default_factory=Device)
     board: BoardSpec = field(default_factory=BoardSpec)

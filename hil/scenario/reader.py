@@ -12,6 +12,7 @@ from typing import Any
 from hil.scenario.model import (
     EVENT_TYPES, Anchor, When, SEVERITIES, OPERATOR_FIELDS, Patient, Device, BoardSpec, Scenario,
     ALARM_NAMES, STATE_NAMES)
+from hil.board.firmware import ConfigError, TherapyLimits
 from hil.scenario.source import ScenarioError, Y, _kind, _show, parse_duration
 from hil.scenario.checks import _CheckReader
 from hil.scenario.steps import _StepReader
@@ -152,7 +153,7 @@ class _Reader(_StepReader, _CheckReader):
                                                         "patient hours_since_diagnosis", 0, 240))
         return Patient(**kw)
 
-    def device(self, y: Y) -> Device:
+    def device(self, y: Y, board: BoardSpec, board_line: int) -> Device:
         from host.cartridge import PRESETS
 
         m = self.mapping(y, "device", ("cartridge", "flow_ml_min", "anticoagulation"))
@@ -160,11 +161,30 @@ class _Reader(_StepReader, _CheckReader):
         if "cartridge" in m:
             kw["cartridge"] = self.text(m["cartridge"], "cartridge", tuple(sorted(PRESETS)))
         if "flow_ml_min" in m:
-            kw["flow_ml_min"] = int(self.number(m["flow_ml_min"], "device flow_ml_min", 150, 500, integer=True))
+            lim = self.therapy_limits(board, board_line)
+            kw["flow_ml_min"] = int(self.number(m["flow_ml_min"], f"device flow_ml_min (board config "
+                                                f"'{board.config}')", lim.flow_min_ml_min,
+                                                lim.flow_max_ml_min, integer=True))
         if "anticoagulation" in m:
             kw["anticoagulation"] = self.text(m["anticoagulation"], "anticoagulation table",
                                               tuple(_tables()))
         return Device(**kw)
+
+    def therapy_limits(self, board: BoardSpec, line: int) -> TherapyLimits:
+        """The therapy limits of the scenario's board config (its flow range)."""
+        try:
+            return TherapyLimits.of(board.config)
+        except (ConfigError, OSError) as e:
+            raise self.err(line, f"board config '{board.config}' cannot be read: {e}") from None
+
+    def verifies(self, y: Y) -> tuple[str, ...]:
+        """``verifies: [SR-..., ...]``: requirement ids, each one known."""
+        from hil.trace.registry import check_ids
+
+        if not isinstance(y.value, list) or not y.value:
+            raise self.err(y.line, "verifies must be a non-empty list of requirement ids such as [SR-AIR-1]")
+        ids = [(self.text(item, "requirement id in verifies"), item.line) for item in y.value]
+        return check_ids(ids, self.path)   # RegistryError is a ScenarioError: file and line
 
     def board(self, y: Y) -> BoardSpec:
         m = self.mapping(y, "board", ("config", "port", "timeout_s"))
@@ -197,7 +217,7 @@ class _Reader(_StepReader, _CheckReader):
         return out
 
     def scenario(self, root: Y, text: str) -> Scenario:
-        top = ("name", "description", "seed", "duration", "tags", "patient", "device", "board",
+        top = ("name", "verifies", "description", "seed", "duration", "tags", "patient", "device", "board",
                "operator", "steps", "expect", "measure")
         m = self.mapping(root, "the scenario", top, ("duration",))
         sc = Scenario(name=Path(self.path).stem, path=self.path, text=text)
@@ -217,12 +237,15 @@ class _Reader(_StepReader, _CheckReader):
             if not isinstance(m["tags"].value, list):
                 raise self.err(m["tags"].line, "tags must be a list")
             sc.tags = tuple(self.text(t, "tag") for t in m["tags"].value)
+        if "verifies" in m:
+            sc.verifies = self.verifies(m["verifies"])
         if "patient" in m:
             sc.patient = self.patient(m["patient"])
-        if "device" in m:
-            sc.device = self.device(m["device"])
         if "board" in m:
             sc.board = self.board(m["board"])
+        if "device" in m:
+            board_line = m["board"].line if "board" in m else m["device"].line
+            sc.device = self.device(m["device"], sc.board, board_line)
         if "operator" in m:
             sc.operator = self.operator(m["operator"])
         for key, fn, dest in (("steps", self.step, sc.steps), ("expect", self.expectation, sc.expectations),

@@ -5,6 +5,6 @@ firmware/). See docs/trials.md.
 
 Modules: ``arms`` (specs, board configs, firmware builds), ``patient`` (one
 patient in one arm), ``stats`` (Wilson interval, Kaplan-Meier), ``trial``
-(the cohort in a process pool, per-arm figures), ``report`` (trial.json,
-trial.html).
+(the cohort on Dask workers through :mod:`hil.campaign.engine`, per-arm
+figures), ``report`` (trial.json, trial.html).
 """

@@ -22,7 +22,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--hours", type=float, default=48.0, help="therapy hours per patient")
     p.add_argument("--seed", type=int, default=1, help="patient i has seed SEED+i, in every arm")
     p.add_argument("--flow", type=int, default=200, help="blood flow set point, mL/min")
-    p.add_argument("--workers", type=int, default=None, help="parallel runs (default: CPU count)")
+    p.add_argument("--workers", type=int, default=None, help="parallel runs: worker processes of the Dask "
+                   "LocalCluster (default: CPU count)")
+    p.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
+                   help="run on an existing Dask cluster instead (docs/campaigns.md)")
     p.add_argument("--out", default="out/trial")
     p.add_argument("--quiet", action="store_true", help="no line per finished run")
 
@@ -79,7 +82,7 @@ def main_trial(args: argparse.Namespace) -> int:
     try:
         specs = select_arms(args.arms, [parse_arm(a) for a in args.arm])
         plan = TrialPlan(arms=tuple(specs), patients=args.patients, hours=args.hours, seed=args.seed,
-                         flow_ml_min=args.flow, workers=args.workers)
+                         flow_ml_min=args.flow, workers=args.workers, scheduler=args.scheduler)
         plan.check()
     except (ArmError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)

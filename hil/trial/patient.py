@@ -7,9 +7,9 @@ demo's (the same :class:`~hil.run.session.Session`, plant, scripted
 operator and :class:`~hil.run.therapy.TherapyLog`), with two differences
 that ``run_therapy`` has no parameter for yet: the board is started from
 the arm's board config and compiled firmware folder (:class:`ArmBoards`),
-and the operator is :class:`TrialOperator`, who knows the anticoagulation
-protocol was started when the board says so, also at zero dose (table
-``none``).
+and the patient is drawn from the cohort. The scripted operator knows the
+anticoagulation protocol was started from the board's answer, so table
+``none`` (zero doses) starts blood flow like any other.
 
 A patient is a pure function of its seed: its characteristics are drawn
 from the cohort distribution of :func:`host.cohort.sample_patients` with
@@ -79,26 +79,6 @@ class ArmBoards:
         vb.firmware_dir = self.firmware_dir
         vb.start()
         return VirtualPortBoard(vb)
-
-
-class TrialOperator(ScriptedOperator):
-    """The scripted operator, who takes the board's heparin event as the sign
-    that the protocol started. :meth:`ScriptedOperator.started_heparin` looks
-    for a bolus or a rate, so under a zero-dose table it would ask the board
-    to start heparin again and again and never start blood flow; with a
-    table that gives heparin the two agree."""
-
-    def __init__(self, *args: Any, **kw: Any) -> None:
-        super().__init__(*args, **kw)
-        self.protocol_started = False
-
-    def on_event(self, e: Event) -> None:
-        if e.kind == C.EV_HEPARIN:
-            self.protocol_started = True
-        super().on_event(e)
-
-    def started_heparin(self) -> bool:
-        return self.protocol_started or super().started_heparin()
 
 
 class CircuitLog:
@@ -189,7 +169,7 @@ def run_patient(task: PatientTask) -> dict[str, Any]:
         period_s = session.period_s
         therapy_log = bus.subscribe(TherapyLog(period_s))
         circuits = bus.subscribe(CircuitLog(period_s))
-        op = TrialOperator(OperatorPlan(weight_kg=patient.weight_kg, flow_ml_min=task.flow_ml_min),
+        op = ScriptedOperator(OperatorPlan(weight_kg=patient.weight_kg, flow_ml_min=task.flow_ml_min),
                            period_s, lambda rec: bus.note(session.loop.tick, rec))
         bus.subscribe(event=op.on_event)
         plant = make_plant(patient, task.device, task.seed, period_s, task.trace_every_s)
@@ -278,5 +258,5 @@ def _trapezoid(y: np.ndarray, t: np.ndarray) -> float:
     return float(np.sum((y[1:] + y[:-1]) * np.diff(t)) / 2.0) if t.size > 1 else 0.0
 
 
-__all__ = ["APTT_EDGES_S", "ArmBoards", "CircuitLog", "PatientTask", "TrialOperator", "draw_patient",
+__all__ = ["APTT_EDGES_S", "ArmBoards", "CircuitLog", "PatientTask", "draw_patient",
            "first_circuit_clotted", "run_patient", "trace_metrics"]

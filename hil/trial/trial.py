@@ -1,5 +1,5 @@
 """A virtual trial: the same virtual cohort (the same seeds) run closed-loop
-under each arm, patients in parallel in a process pool, and the per-arm
+under each arm, patients in parallel on Dask workers, and the per-arm
 figures of ``trial.json`` (docs/trials.md).
 
 Figures per arm:
@@ -23,15 +23,14 @@ Figures per arm:
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import platform
 import shutil
 import subprocess
 import time
 import traceback
+import uuid
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -66,6 +65,7 @@ class TrialPlan:
     device: str = "cytosorb"
     trace_every_s: float = 60.0
     workers: int | None = None       # None: os.cpu_count()
+    scheduler: str | None = None     # tcp://HOST:PORT of a Dask cluster (None: a LocalCluster)
 
     def check(self) -> None:
         if not 1 <= self.patients <= MAX_PATIENTS:
@@ -110,19 +110,25 @@ def run_trial(plan: TrialPlan, out_dir: Path, progress: Progress | None = None) 
                          trace_every_s=plan.trace_every_s, run_dir=out_dir / "runs" / arm.name)
              for i, seed in enumerate(plan.seeds) for arm in arms]
     workers = min(plan.workers or os.cpu_count() or 1, len(tasks))
-    results = run_tasks(tasks, workers, progress)
+    results = run_tasks(tasks, workers, progress, plan.scheduler)
     wall = time.perf_counter() - t0
     # Wall times go to the run block only: the rest of trial.json is the same on every run.
     runs = [r.pop("wall_s") for r in results]
     return summarise(plan, arms, results, {
         "wall_s": round(wall, 1), "run_wall_s_mean": round(float(np.mean(runs)), 2),
-        "run_wall_s_max": round(max(runs), 2), "workers": workers, "cpu_count": os.cpu_count(),
+        "run_wall_s_max": round(max(runs), 2), "workers": workers,
+        "scheduler": plan.scheduler or "LocalCluster", "cpu_count": os.cpu_count(),
         "python": platform.python_version(), "git": git_state()})
 
 
-def run_tasks(tasks: list[PatientTask], workers: int,
-              progress: Progress | None = None) -> list[dict[str, Any]]:
-    """Run the tasks, ``workers`` at a time (in this process when 1)."""
+def run_tasks(tasks: list[PatientTask], workers: int, progress: Progress | None = None,
+              scheduler: str | None = None) -> list[dict[str, Any]]:
+    """Run the tasks through the campaign engine (:mod:`hil.campaign.engine`):
+    on a Dask LocalCluster of ``workers`` processes, or on the cluster at
+    ``scheduler``; in this process when ``workers`` is 1 and no scheduler is
+    given. The first run that cannot be set up stops the trial (TrialError)."""
+    from hil.campaign.engine import dask_client, dispatch
+
     results: list[dict[str, Any]] = []
 
     def took(r: dict[str, Any]) -> None:
@@ -130,19 +136,14 @@ def run_tasks(tasks: list[PatientTask], workers: int,
         if progress is not None:
             progress(r, len(results), len(tasks))
 
-    if workers <= 1:
+    if workers <= 1 and scheduler is None:
         for t in tasks:
             took(_run(t))
         return results
-    ex = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
-    try:
-        pending: set[Future[dict[str, Any]]] = {ex.submit(_run, t) for t in tasks}
-        while pending:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for f in done:
-                took(f.result())
-    finally:
-        ex.shutdown(wait=True, cancel_futures=True)
+    token = uuid.uuid4().hex[:8]
+    with dask_client(workers, scheduler) as client:
+        dispatch(client, _run, [(t,) for t in tasks],
+                 [f"trial-{t.arm.name}-{t.index}-{token}" for t in tasks], lambda i, r: took(r))
     return results
 
 

@@ -66,8 +66,9 @@ def test_same_patients_same_firmware_different_configuration(trial):
     t, n = s["arms"]["table"], s["arms"]["none"]
     assert t["firmware"] == n["firmware"] and t["firmware_reported"] == n["firmware_reported"]
     assert (t["anticoagulation"], n["anticoagulation"]) == ("cartridge-60-80", "none")
-    # Heparin in arm table, none at all in arm none.
-    assert all(p["heparin_bolus_u"] > 0 and p["heparin_infused_u"] > 0 for p in by_arm["table"])
+    # Heparin in arm table (an infusion; the loading dose is the nurse's, IV,
+    # and device boluses only follow a low aPTT), none at all in arm none.
+    assert all(p["heparin_bolus_u"] >= 0 and p["heparin_infused_u"] > 0 for p in by_arm["table"])
     assert all(p["heparin_bolus_u"] == 0 and p["heparin_infused_u"] == 0 for p in by_arm["none"])
     # In arm none blood flow started through the operator's override, logged by the firmware.
     assert all(p["overrides_h"] and p["circuits"] for p in by_arm["none"])

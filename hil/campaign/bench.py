@@ -1,0 +1,71 @@
+"""Campaign throughput for ``make bench``: the same one-hour runs on a
+LocalCluster of 1 and of 2 workers.
+
+Keys: ``campaign_runs_per_min_1w``, ``campaign_runs_per_min_2w`` (finished
+runs per minute of wall time, from the first submission to the last
+result; the cluster's start is not counted), ``campaign_scaling`` (2w over
+1w), ``campaign_bench_runs`` and ``campaign_bench_scenario``.
+
+``python -m hil.campaign.bench [--runs N] [--out out/bench]`` measures only
+these and merges them into ``bench.json`` (other keys kept).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+SCENARIO = "flow_at_75_percent_no_alarm"
+SPEC = """\
+campaign: bench
+groups:
+  - kind: scenarios
+    scenarios: [{scenario}]
+    seeds: {{from: 1, count: {runs}}}
+    duration: 1 h
+"""
+
+
+def scaling_figures(runs: int = 100, scenario: str = SCENARIO) -> dict[str, Any]:
+    """Run ``runs`` one-hour runs of ``scenario`` (seeds 1..runs) on 1 and on 2 workers."""
+    from hil.campaign.campaign import CampaignOptions, run_campaign
+    from hil.campaign.spec import loads
+
+    c = loads(SPEC.format(scenario=scenario, runs=runs), "<bench campaign>")
+    rates: dict[int, float] = {}
+    failed: dict[int, int] = {}
+    with tempfile.TemporaryDirectory(prefix="hil-campaign-bench-") as tmp:
+        for workers in (1, 2):
+            s = run_campaign(c, CampaignOptions(out=Path(tmp) / f"{workers}w", workers=workers,
+                                                progress=False))
+            rates[workers] = s["run"]["runs_per_min"]
+            failed[workers] = s["failures_total"]
+    return {"campaign_runs_per_min_1w": rates[1], "campaign_runs_per_min_2w": rates[2],
+            "campaign_scaling": round(rates[2] / rates[1], 3) if rates[1] else None,
+            "campaign_bench_runs": runs, "campaign_bench_scenario": f"{scenario}, 1 h, seeds 1-{runs}",
+            "campaign_bench_failed_runs": failed[1] + failed[2]}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m hil.campaign.bench", description=__doc__.split("\n\n")[0])
+    p.add_argument("--runs", type=int, default=100, help="one-hour runs per cluster size (default 100)")
+    p.add_argument("--out", default="out/bench")
+    args = p.parse_args(argv)
+    if args.runs < 1:
+        p.error(f"--runs must be at least 1, not {args.runs}")
+    figures = scaling_figures(args.runs)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "bench.json"
+    data: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
+    data.update(figures)
+    path.write_text(json.dumps(data, indent=1) + "\n")
+    print(json.dumps(figures, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
