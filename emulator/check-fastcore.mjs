@@ -1,14 +1,17 @@
 #!/usr/bin/env node
-// Check the fast paths (fastcore.mjs's decoder, runner.mjs's direct SRAM
-// accesses) against rp2040js's own: two emulated
-// Picos on copies of the same flash image, one with each decoder, run side by
-// side one instruction (or one idle stretch) at a time; after every step the
+// Check the fast paths (fastcore.mjs's decoder, runner.mjs's direct memory
+// accesses and its run loop) against rp2040js's own: emulated Picos on copies
+// of the same flash image, one with each decoder, run side by side one
+// instruction (or one idle stretch) at a time; after every step the
 // registers, flags, mode, cycle count and clock must be equal, and at the end
-// the SRAM and the flash too.
+// the SRAM and the flash too. A third, fast one runs in long stretches (the
+// run loop's path between alarms), to where the first has got every 100 us
+// of virtual time, and must be in the same state there.
 //
 //   node emulator/check-fastcore.mjs --flash IMAGE --uf2 UF2 --bootrom ROM [--steps N]
 //
-// Prints one JSON line: {"steps", "instructions", "virtual_ns", "equal", "first_difference"}.
+// Prints one JSON line: {"steps", "instructions", "virtual_ns", "equal",
+// "first_difference", "stretches"}.
 
 import fs from 'node:fs';
 import os from 'node:os';
@@ -43,6 +46,10 @@ const make = (name, fast) => {
 };
 const slow = make('slow.img', false);
 const fast = make('fast.img', true);
+const long = make('long.img', true);
+const STRETCH_NS = 100000;
+let nextStretch = slow.now + STRETCH_NS;
+let stretches = 0;
 let first = null;
 let steps = 0;
 for (; steps < a.steps; steps++) {
@@ -59,10 +66,22 @@ for (; steps < a.steps; steps++) {
     first = { step: steps, rp2040js: s, fast: f };
     break;
   }
+  if (slow.now >= nextStretch) {
+    long.run(slow.now);
+    stretches++;
+    nextStretch = slow.now + STRETCH_NS;
+    const l = state(long);
+    if (s !== l) {
+      first = { step: steps, rp2040js: s, stretch: l };
+      break;
+    }
+  }
 }
-const memories =
-  Buffer.compare(Buffer.from(slow.mcu.sram), Buffer.from(fast.mcu.sram)) === 0 &&
-  Buffer.compare(Buffer.from(slow.mcu.flash), Buffer.from(fast.mcu.flash)) === 0;
+const same = (a, b) =>
+  Buffer.compare(Buffer.from(a.mcu.sram), Buffer.from(b.mcu.sram)) === 0 &&
+  Buffer.compare(Buffer.from(a.mcu.flash), Buffer.from(b.mcu.flash)) === 0;
+long.run(slow.now);
+const memories = same(slow, fast) && same(slow, long) && state(slow) === state(long);
 fs.rmSync(dir, { recursive: true, force: true });
 process.stdout.write(
   JSON.stringify({
@@ -72,5 +91,6 @@ process.stdout.write(
     equal: first === null && memories,
     memories_equal: memories,
     first_difference: first,
+    stretches,
   }) + '\n',
 );

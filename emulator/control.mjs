@@ -22,12 +22,63 @@
 //   run: ns                  run to this virtual time (idle time skipped)
 //   stop_bytes: n            ... or until the board has sent n bytes (n > 0)
 //   read: {pins: [..], pwm: [..], log: true}   read output pins, PWM slices
-//                            of pins, edges counted (and the pin log) since the last read
+//                            of pins, edges counted (and the pin log) since the last read;
+//                            the reply's `sig` is a string of what was read of
+//                            the pins and the PWM slices (and the power)
+//   periods: {first, every, count, sig, edges: {pin: [n, ..]}, inputs: [{adc,
+//             inputs, pulses}, ..]}
+//                            instead of run: run to `first`, then on to `first +
+//                            every`, ... (at most `count` stops); at each stop
+//                            read as `read` says, and go on only if the reading's
+//                            `sig` is `sig` and the edges counted since the last
+//                            stop are `edges[pin][i]`: then set `inputs[i]` (as
+//                            adc, inputs and pulses above) and run to the next
+//                            stop. The reply's `periods` has the reading of every
+//                            stop ({t, powered, pins, pwm, edges, sig}); the pin
+//                            log of them all is the reply's `log`.
 //   info: true               counters (boots, resets, instructions, flash ops)
 //   quit: true               end the emulator (the flash file is up to date)
 //
 // The reply: {t: virtual ns now, powered, why (of a run), read results, ...}
 // or {error: message}.
+
+function setInputs(pico, cmd) {
+  if (cmd.adc) pico.setAdc(cmd.adc);
+  if (cmd.inputs) for (const [pin, v] of Object.entries(cmd.inputs)) pico.setInput(+pin, v);
+  if (cmd.pulses) for (const [pin, hz] of Object.entries(cmd.pulses)) pico.setPulses(+pin, hz);
+}
+
+/** The outputs `read` asks for, the edges counted since the last reading, and their signature. */
+function reading(pico, read) {
+  const r = {};
+  if (read.pins) r.pins = Object.fromEntries(read.pins.map((p) => [p, pico.pin(p)]));
+  if (read.pwm) r.pwm = Object.fromEntries(read.pwm.map((p) => [p, pico.pwm(p)]));
+  r.edges = pico.takeEdges();
+  r.sig = JSON.stringify([pico.powered, r.pins || null, r.pwm || null]);
+  return r;
+}
+
+/** Several periods in one command, while the board's outputs are what the host expects. */
+function runPeriods(pico, p, read) {
+  const out = [];
+  let until = p.first;
+  for (let i = 0; i < p.count; i++) {
+    pico.run(until);
+    const r = reading(pico, read);
+    r.t = pico.now;
+    r.powered = pico.powered;
+    out.push(r);
+    if (i === p.count - 1 || r.sig !== p.sig) break;
+    let same = true;
+    for (const [pin, counts] of Object.entries(p.edges || {})) {
+      if ((r.edges[pin] || 0) !== counts[i]) same = false;
+    }
+    if (!same) break;
+    setInputs(pico, (p.inputs && p.inputs[i]) || {});
+    until += p.every;
+  }
+  return out;
+}
 
 export function serve(pico, input, output) {
   let buf = Buffer.alloc(0);
@@ -50,9 +101,7 @@ export function serve(pico, input, output) {
       if (cmd.power) pico.powerOn();
       else pico.powerOff();
     }
-    if (cmd.adc) pico.setAdc(cmd.adc);
-    if (cmd.inputs) for (const [pin, v] of Object.entries(cmd.inputs)) pico.setInput(+pin, v);
-    if (cmd.pulses) for (const [pin, hz] of Object.entries(cmd.pulses)) pico.setPulses(+pin, hz);
+    setInputs(pico, cmd);
     if (cmd.watch) for (const pin of cmd.watch) pico.watchEdges(+pin);
     if (cmd.log) for (const pin of cmd.log) pico.logPin(+pin);
     if ('cut_at' in cmd) {
@@ -67,12 +116,14 @@ export function serve(pico, input, output) {
       reply.why = pico.run(cmd.run, cmd.stop_bytes || 0);
       reply.wall_ns = Number(process.hrtime.bigint() - wall);
     }
-    if (cmd.read) {
-      const r = cmd.read;
-      if (r.pins) reply.pins = Object.fromEntries(r.pins.map((p) => [p, pico.pin(p)]));
-      if (r.pwm) reply.pwm = Object.fromEntries(r.pwm.map((p) => [p, pico.pwm(p)]));
-      reply.edges = pico.takeEdges();
-      if (r.log) reply.log = pico.takePinLog();
+    if (cmd.periods) {
+      const wall = process.hrtime.bigint();
+      reply.periods = runPeriods(pico, cmd.periods, cmd.read || {});
+      reply.wall_ns = Number(process.hrtime.bigint() - wall);
+      if (cmd.read && cmd.read.log) reply.log = pico.takePinLog();
+    } else if (cmd.read) {
+      Object.assign(reply, reading(pico, cmd.read));
+      if (cmd.read.log) reply.log = pico.takePinLog();
     }
     if (cmd.info) {
       reply.info = {

@@ -7,13 +7,15 @@
 // chain is read from the installed rp2040js's executeInstruction (its source
 // text), every 16-bit opcode is tested against the chain's conditions once,
 // at start-up, and a new executeInstruction is compiled that jumps through a
-// 64K-entry table straight to the branch the chain would have taken. The
+// 64K-entry table straight to the branch the chain would have taken (the
+// commonest few inline, in a switch; the others in functions). The
 // branch bodies, the prologue (interrupt check, fetch) and the epilogue
-// (cycle count) are rp2040js's own text, unchanged: only the order of the
-// tests differs, and the tests are pure functions of the opcode, so the
-// behaviour is the same instruction for instruction
-// (tests/emu/test_fastcore.py runs both side by side and compares the
-// registers after every instruction).
+// (cycle count) are rp2040js's own text, unchanged but for the fetch, which
+// reads code in flash or the boot ROM from a view of the same bytes: only the
+// order of the tests differs, and the tests are pure functions of the opcode,
+// so the behaviour is the same instruction for instruction
+// (check-fastcore.mjs, run by tests/emu/test_emulator.py, runs both side by
+// side and compares the registers after every instruction).
 //
 // Conditions that also look at the second half of a 32-bit instruction
 // (opcode2: BL, MSR, MRS, DMB, DSB, ISB, UDF.W) are kept as tests, in their
@@ -95,16 +97,21 @@ function parseExecute(src) {
   if (first < 0) throw new Error('fastcore: the decode chain does not start where expected');
   const prologue = fn.slice(0, first);
   let i = skipSpaceAndComments(fn, first);
+  let before = first;
   const branches = [];
   let elseBody = null;
   for (;;) {
     if (!fn.startsWith('if', i)) throw new Error(`fastcore: expected "if" at ${fn.slice(i, i + 40)}`);
+    // The branch's name: the comment above it (// LDR (immediate)).
+    const names = [...fn.slice(before, i).matchAll(/\/\/ *([^\n]*?) *\n/g)];
+    const name = names.length ? names[names.length - 1][1] : '';
     const cOpen = fn.indexOf('(', i);
     const cClose = matchBracket(fn, cOpen);
     const bOpen = skipSpaceAndComments(fn, cClose + 1);
     if (fn[bOpen] !== '{') throw new Error('fastcore: a branch without braces');
     const bClose = matchBracket(fn, bOpen);
-    branches.push({ cond: fn.slice(cOpen + 1, cClose), body: fn.slice(bOpen + 1, bClose) });
+    branches.push({ name, cond: fn.slice(cOpen + 1, cClose), body: fn.slice(bOpen + 1, bClose) });
+    before = bClose + 1;       // the next one's comment comes before its "else"
     i = skipSpaceAndComments(fn, bClose + 1);
     if (!fn.startsWith('else', i)) break;
     i = skipSpaceAndComments(fn, i + 4);
@@ -173,13 +180,39 @@ function buildPrograms(branches) {
   return { table, list };
 }
 
+// The fetch: rp2040js reads each opcode through two calls and a range test
+// per memory; here code in flash or the boot ROM (nearly all of it) is read
+// from a halfword view of the same bytes (runner.mjs sets the views up on the
+// core), anything else through the core's readUint16 as before.
+const FETCH = 'const opcode = this.readUint16(opcodePC);';
+const FETCH2 = 'const opcode2 = wideInstruction ? this.readUint16(opcodePC + 2) : 0;';
+
+function fastFetch(prologue) {
+  if (!prologue.includes(FETCH) || !prologue.includes(FETCH2)) {
+    throw new Error('fastcore: the instruction fetch is not what was expected');
+  }
+  const half = (a) =>
+    `((${a}) - 0x10000000 >>> 0 < this.fetchFlashEnd ? this.fetchFlash[(${a}) - 0x10000000 >>> 1] : ` +
+    `(${a}) < this.fetchRomEnd ? this.fetchRom[(${a}) >>> 1] : this.readUint16(${a}))`;
+  return prologue
+    .replace(FETCH, `const opcode = ${half('opcodePC')};`)
+    .replace(FETCH2, `const opcode2 = wideInstruction ? ${half('opcodePC + 2')} : 0;`);
+}
+
+// The commonest instructions of MicroPython's VM (together about half of
+// those it runs): their bodies go inline in executeInstruction, in a switch,
+// rather than in a function called through the table. Only where they are
+// found, by name, in the chain; the code is the same either way.
+const INLINE = ['LSLS (immediate)', 'B (with cond)', 'LDR (immediate)', 'MOV', 'CMP immediate', 'MOVS',
+  'STR (immediate)'];
+
 function generate(parsed, programs) {
   // One small function per decode program (V8 optimises small functions
   // well, one with 80 bodies and a large frame badly), called through a
   // table: each gets the decoded opcode and returns the cycles it took.
   const { prologue, branches, elseBody, epilogue } = parsed;
   if (!/let deltaCycles = 1;\s*$/.test(prologue)) throw new Error('fastcore: the prologue is not what was expected');
-  const head = prologue.replace(/let deltaCycles = 1;\s*$/, '');
+  const head = fastFetch(prologue.replace(/let deltaCycles = 1;\s*$/, ''));
   const bodyOf = (k) => (k < 0 ? elseBody : branches[k].body);
   const handlers = programs.list.map((p) => {
     let code = '';
@@ -187,8 +220,15 @@ function generate(parsed, programs) {
     code += `{${bodyOf(p.definite)}}`;
     return `function (opcode, opcode2, opcodePC) {\nlet deltaCycles = 1;\n${code}\nreturn deltaCycles;\n}`;
   });
-  const exec = `function executeInstruction() {\n${head}\n` +
-    `const deltaCycles = HANDLERS[TABLE[opcode]].call(this, opcode, opcode2, opcodePC);\n${epilogue}\n}`;
+  let inline = '';
+  programs.list.forEach((p, id) => {
+    const b = branches[p.definite];
+    if (p.maybe.length || !b || !INLINE.includes(b.name) || /\breturn\b/.test(b.body)) return;
+    inline += `case ${id}: {${b.body}}\nbreak;\n`;
+  });
+  const exec = `function executeInstruction() {\n${head}\nlet deltaCycles = 1;\nconst id = TABLE[opcode];\n` +
+    `switch (id) {\n${inline}default:\ndeltaCycles = HANDLERS[id].call(this, opcode, opcode2, opcodePC);\n}\n` +
+    `${epilogue}\n}`;
   return `const HANDLERS = [\n${handlers.join(',\n')}\n];\nreturn ${exec};`;
 }
 
@@ -226,11 +266,15 @@ export function fastExecuteInstruction() {
   );
   compiled.branches = parsed.branches.length;
   compiled.programs = programs.list.length;
+  compiled.inlined = parsed.branches.filter((b) => INLINE.includes(b.name)).map((b) => b.name);
   return compiled;
 }
 
 /** Use the fast decoder on a core (or on every core, given the class). */
 export function useFastCore(core) {
+  // No fetch views until the runner gives them (fetches then go through readUint16).
+  core.fetchFlash = core.fetchRom = new Uint16Array(0);
+  core.fetchFlashEnd = core.fetchRomEnd = 0;
   core.executeInstruction = fastExecuteInstruction();
 }
 

@@ -9,6 +9,7 @@ import { useFastCore } from './fastcore.mjs';
 import { ERASE_SECTOR_NS, FlashFile, PAGE, PROGRAM_PAGE_NS, SECTOR, patchBootrom, readBootrom } from './flash.mjs';
 
 const NS_PER_S = 1e9;
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 const WD_REASON_TIMER = 1;
 const WD_REASON_FORCE = 2;
 // A PWM slice faster than this is not emulated edge by edge (its edges would
@@ -141,6 +142,8 @@ export class Pico {
     this.created = false;
     this.cutAt = Infinity;        // host ns of a power cut armed inside a flash operation
     this.cutDone = false;
+    this.attention = false;      // something the run loop must look at after this instruction
+    this.stopBytes = 0;
   }
 
   get powered() {
@@ -188,17 +191,30 @@ export class Pico {
       // The chip resets at once; rp2040js's watchdog would fire again and
       // again at the same instant (its counter stays at 0): stop it.
       this.pendingReset = wd.reason || WD_REASON_TIMER;
+      this.attention = true;
       wd.alarm.enable = false;
       wd.timer.enable = false;
     };
     mcu.onBreak = (n) => this.onBreak(n);
+    // The run loop takes instructions up to the next alarm without looking at
+    // the alarm list: an alarm scheduled meanwhile must make it look again.
+    const link = mcu.clock.linkAlarm.bind(mcu.clock);
+    mcu.clock.linkAlarm = (nanos, alarm) => {
+      this.attention = true;
+      return link(nanos, alarm);
+    };
+    // ... and so must a change of the system clock (the cycle time).
+    mcu.addClockListener(() => {
+      this.attention = true;
+    });
     if (this.fast) {
       useFastCore(mcu.core);
-      fastRam(mcu);
+      fastMemory(mcu);
     }
     this.cdc = new CdcHost(mcu.usbCtrl, (buf) => {
       this.out.push(Buffer.from(buf));
       this.outBytes += buf.length;
+      if (this.stopBytes > 0 && this.outBytes >= this.stopBytes) this.attention = true;
     });
     mcu.adc.channelValues = this.adc;
     for (const [pin, level] of this.inputs) mcu.gpio[pin].setInputValue(level);
@@ -239,56 +255,68 @@ export class Pico {
       if (until > this.offNs) this.offNs = until;
       return 'off';
     }
+    this.stopBytes = stopBytes;
+    this.attention = stopBytes > 0 && this.outBytes >= stopBytes;
     const stats = this.stats;
     let mcu = this.mcu;
     let core = mcu.core;
     let clock = mcu.clock;
-    let t0 = this.t0;
-    let target = until - t0;
+    let target = until - this.t0;
     let nsPerCycle = NS_PER_S / mcu.clkSys;
     let n = 0;
     let why = 'time';
-    while (clock.nanosCounter < target) {
+    let now = clock.nanosCounter;
+    while (now < target) {
       if (core.waiting) {
         // Asleep in WFE/WFI: nothing happens until the next alarm.
         const next = clock.nextAlarm;
         const to = next && next.nanos < target ? next.nanos : target;
-        const dt = Math.max(0, to - clock.nanosCounter);
+        const dt = Math.max(0, to - now);
         stats.idleNs += dt;
         clock.tick(dt);
       } else {
-        const cycles = core.executeInstruction();
-        n++;
-        const t = clock.nanosCounter + cycles * nsPerCycle;
+        // Instructions up to the next alarm (or the target): the alarm list,
+        // a reset, a cut and the board's output raise `attention`, and the
+        // step that meets any of them is taken on the full path below.
         const next = clock.nextAlarm;
-        if (next && next.nanos <= t) clock.tick(cycles * nsPerCycle);
+        const limit = next && next.nanos < target ? next.nanos : target;
+        let cycles;
+        let t;
+        for (;;) {
+          cycles = core.executeInstruction();
+          n++;
+          t = clock.nanosCounter + cycles * nsPerCycle;
+          if (t >= limit || this.attention || core.waiting) break;
+          clock.nanosCounter = t;
+        }
+        const head = clock.nextAlarm;
+        if (head && head.nanos <= t) clock.tick(cycles * nsPerCycle);
         else clock.nanosCounter = t;
       }
-      {
-        if (this.pendingReset || this.cutDone || this.mcu !== mcu) {
-          if (this.cutDone) {
-            this.cutDone = false;
-            why = 'cut';
-            break;
-          }
-          if (this.pendingReset) {
-            const reason = this.pendingReset;
-            this.pendingReset = 0;
-            this.chipReset(reason);
-          }
+      if (this.attention) {
+        this.attention = false;
+        nsPerCycle = NS_PER_S / mcu.clkSys;
+        if (this.cutDone) {
+          this.cutDone = false;
+          why = 'cut';
+          break;
+        }
+        if (this.pendingReset) {
+          const reason = this.pendingReset;
+          this.pendingReset = 0;
+          this.chipReset(reason);
           mcu = this.mcu;
           core = mcu.core;
           clock = mcu.clock;
-          t0 = this.t0;
-          target = until - t0;
+          target = until - this.t0;
           nsPerCycle = NS_PER_S / mcu.clkSys;
         }
-        if ((n & 0xff) === 0) nsPerCycle = NS_PER_S / mcu.clkSys;
+        if (stopBytes > 0 && this.outBytes >= stopBytes) {
+          why = 'output';
+          break;
+        }
       }
-      if (stopBytes > 0 && this.outBytes >= stopBytes) {
-        why = 'output';
-        break;
-      }
+      now = clock.nanosCounter;
     }
     stats.instructions += n;
     return why;
@@ -322,6 +350,7 @@ export class Pico {
     if (this.t0 + clock.nanosCounter + ns > this.cutAt) {
       clock.tick(Math.max(0, this.cutAt - this.t0 - clock.nanosCounter));
       this.cutDone = true;
+      this.attention = true;
       return false;
     }
     clock.tick(ns);
@@ -533,37 +562,86 @@ export class Pico {
 }
 
 /**
- * rp2040js looks a write address up among the peripherals before it tries
- * the SRAM, and that lookup is a slow one: writes to SRAM (no peripheral
- * lives there) go straight to it here. The same stores, in fewer steps.
+ * Faster memory paths, the same stores and loads: rp2040js looks a write
+ * address up among the peripherals before it tries the SRAM (a slow lookup),
+ * reads the boot ROM's range before the SRAM and flash, and the core reaches
+ * the chip's memory through one more call. Here SRAM and flash accesses go
+ * straight to typed arrays over rp2040js's own buffers, from the core
+ * (`core.readUint32` and the others, own properties) and from the chip;
+ * anything else (peripherals, unaligned accesses) is left to rp2040js. The
+ * views also serve the decoder's instruction fetch (fastcore.mjs).
  */
-function fastRam(mcu) {
-  const view = mcu.sramView;
-  const size = mcu.sram.length;
+function fastMemory(mcu) {
+  if (!LITTLE_ENDIAN) return;
+  const core = mcu.core;
   const RAM = 0x20000000;
-  const w32 = mcu.writeUint32.bind(mcu);
-  mcu.writeUint32 = (address, value) => {
-    const off = (address >>> 0) - RAM;
-    if (off >= 0 && off + 3 < size) view.setUint32(off, value, true);
-    else w32(address, value);
-  };
-  // Reads: SRAM and flash first (rp2040js tries the boot ROM first); an
-  // unaligned read is left to rp2040js, which reports it.
-  const flashView = mcu.flashView;
   const FLASH = 0x10000000;
+  const sram = mcu.sram;
+  const ramBytes = sram.length;
+  const ram32 = new Uint32Array(sram.buffer, sram.byteOffset, ramBytes >>> 2);
+  const ram16 = new Uint16Array(sram.buffer, sram.byteOffset, ramBytes >>> 1);
+  const flash = mcu.flash;
+  const flashBytes = flash.length;
+  const flash32 = new Uint32Array(flash.buffer, flash.byteOffset, flashBytes >>> 2);
+  const flash16 = new Uint16Array(flash.buffer, flash.byteOffset, flashBytes >>> 1);
   const r32 = mcu.readUint32.bind(mcu);
-  mcu.readUint32 = (address) => {
+  const r16 = mcu.readUint16.bind(mcu);
+  const r8 = mcu.readUint8.bind(mcu);
+  const w32 = mcu.writeUint32.bind(mcu);
+  const w16 = mcu.writeUint16.bind(mcu);
+  const w8 = mcu.writeUint8.bind(mcu);
+  // Reads: SRAM, then flash (all four XIP aliases, as rp2040js maps them).
+  const read32 = (address) => {
     const a = address >>> 0;
-    if (!(a & 3)) {
+    if ((a & 3) === 0) {
       const off = a - RAM;
-      if (off >= 0 && off + 3 < size) return view.getUint32(off, true);
-      if (a >= FLASH && a < 0x14000000) {
-        const f = a & 0xffffff;
-        if (f + 3 < 0x1000000) return flashView.getUint32(f, true);
-      }
+      if (off >= 0 && off < ramBytes) return ram32[off >>> 2];
+      const f = a - FLASH;
+      if (f >= 0 && f < 0x4000000 && (a & 0xffffff) < flashBytes) return flash32[(a & 0xffffff) >>> 2];
     }
     return r32(address);
   };
+  const read16 = (address) => {
+    if ((address & 1) === 0) {
+      const off = address - RAM;
+      if (off >= 0 && off < ramBytes) return ram16[off >>> 1];
+      const f = address - FLASH;
+      if (f >= 0 && f < flashBytes) return flash16[f >>> 1];
+    }
+    return r16(address);
+  };
+  const read8 = (address) => {
+    const off = address - RAM;
+    if (off >= 0 && off < ramBytes) return sram[off];
+    return r8(address);
+  };
+  // Writes: SRAM (no peripheral lives there).
+  const write32 = (address, value) => {
+    const off = (address >>> 0) - RAM;
+    if (off >= 0 && off < ramBytes && (off & 3) === 0) ram32[off >>> 2] = value;
+    else w32(address, value);
+  };
+  const write16 = (address, value) => {
+    const off = address - RAM;
+    if (off >= 0 && off < ramBytes && (off & 1) === 0) ram16[off >>> 1] = value;
+    else w16(address, value);
+  };
+  const write8 = (address, value) => {
+    const off = address - RAM;
+    if (off >= 0 && off < ramBytes) sram[off] = value;
+    else w8(address, value);
+  };
+  mcu.readUint32 = core.readUint32 = read32;
+  mcu.readUint16 = core.readUint16 = read16;
+  mcu.readUint8 = core.readUint8 = read8;
+  mcu.writeUint32 = core.writeUint32 = write32;
+  mcu.writeUint16 = core.writeUint16 = write16;
+  mcu.writeUint8 = core.writeUint8 = write8;
+  // The fetch (fastcore.mjs): flash and boot ROM halfwords by index.
+  core.fetchFlash = flash16;
+  core.fetchFlashEnd = flashBytes;
+  core.fetchRom = new Uint16Array(mcu.bootrom.buffer, mcu.bootrom.byteOffset, mcu.bootrom.length * 2);
+  core.fetchRomEnd = mcu.bootrom.length * 4;
 }
 
 function pwmHz(mcu, ch) {

@@ -1,4 +1,5 @@
-# The application: boot, restore, announce, run. main.py calls it. On a
+# The application: boot, restore, announce, run (or, once after
+# CMD_MAINTENANCE, return to the REPL: maintenance.py). main.py calls it. On a
 # Pico it runs from flash with board.json beside it; on the unix port (the
 # virtual board) it takes --board PATH, --fd N (the file descriptor of the
 # serial link) and --flash DIR (the board's flash); the test bench may add
@@ -32,22 +33,8 @@ def _ready(stream):
     return ready
 
 
-def main(argv):
-    import board
-    cfg = board.load(_arg(argv, "--board", "board.json"))
-    # The schema is only needed once: give its RAM back.
-    del board
-    sys.modules.pop("board", None)
-    if cfg["hal"] == "rp2":
-        from hal.rp2 import Rp2Board as Board
-    else:
-        from hal.sim import SimBoard as Board
-    # Outputs to the safe state before anything else runs.
-    Board.boot_safe(cfg)
-    import gc
-    gc.collect()
-    # The link's buffers are the largest blocks: take them while the heap
-    # is still in one piece.
+def _link(argv):
+    # The serial link: --fd N on the unix port, else the USB console.
     from link import Link
     fd = _arg(argv, "--fd", None)
     if fd is not None:
@@ -60,7 +47,48 @@ def main(argv):
         wr = sys.stdout.buffer
     # A Pico's stdin fills a whole read before it returns: one byte at a
     # time there; the pty of the virtual board returns what it holds.
-    link = Link(rd, wr, _ready(rd), one_byte=fd is None)
+    return Link(rd, wr, _ready(rd), one_byte=fd is None)
+
+
+def _maintenance(argv):
+    # Was maintenance asked for (CMD_MAINTENANCE)? Then, outputs already
+    # safe, neither the watchdog nor the controller starts: the console goes
+    # back to the REPL for mpremote, this once (maintenance.py).
+    # A stat first: the module is loaded only when the flag is there, so a
+    # normal boot spends no heap on it (a therapy must fit in 64 KB).
+    import os
+    root = _arg(argv, "--flash", "").rstrip("/")
+    try:
+        os.stat(root + "/maintenance.flag" if root else "maintenance.flag")
+    except OSError:
+        return False
+    import maintenance
+    from storage import FileStorage
+    if not maintenance.take(FileStorage(root)):
+        return False
+    maintenance.enter()
+    return True
+
+
+def main(argv):
+    import board
+    cfg = board.load(_arg(argv, "--board", "board.json"))
+    # The schema is only needed once: give its RAM back.
+    del board
+    sys.modules.pop("board", None)
+    if cfg["hal"] == "rp2":
+        from hal.rp2 import Rp2Board as Board
+    else:
+        from hal.sim import SimBoard as Board
+    # Outputs to the safe state before anything else runs.
+    Board.boot_safe(cfg)
+    if _maintenance(argv):
+        return
+    import gc
+    gc.collect()
+    # The link's buffers are the largest blocks: take them while the heap
+    # is still in one piece.
+    link = _link(argv)
     # Each part is built right after its module loads, and garbage is
     # collected in between: on a small heap the order decides whether the
     # blocks fit.

@@ -68,6 +68,7 @@ CMD_TEST_HANG = 14      # test mode only: the control task stops for arg ticks
 CMD_REQUEST_EXCHANGE = 15  # end this cartridge early (clotted), from paused
 CMD_TIME_SCALE = 16     # test mode only: run the board's own clock N times faster
 CMD_TEST_RESET = 17     # test mode only: forget the therapy and restart (idle, complete or safe)
+CMD_MAINTENANCE = 18    # a Pico in idle restarts to its REPL once, for mpremote (make flash)
 
 # Sample flags (the fifth channel of a STEP sample)
 FLAG_AIR = 0x0001
@@ -80,6 +81,7 @@ E_RANGE = 2      # argument out of range
 E_UNKNOWN = 3    # unknown command code
 E_CONDITION = 4  # refused while a condition persists (alarm, aPTT, weight)
 E_TEST_ONLY = 5  # only allowed on a board in test mode
+E_UNSUPPORTED = 6  # not served by this board (maintenance on the virtual board)
 
 # Reset causes (BOOT notice)
 RESET_POWER_ON = 0

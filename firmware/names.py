@@ -23,10 +23,10 @@ CMD_NAMES = (
     "", "prime", "start", "pause", "resume", "stop", "set_flow", "aptt",
     "confirm_exchange", "ack_alarms", "audio_pause", "set_weight",
     "heparin_start", "override_aptt", "test_hang", "request_exchange", "time_scale",
-    "test_reset",
+    "test_reset", "maintenance",
 )
 
 RESULT_NAMES = ("ok", "refused_in_state", "out_of_range", "unknown_command",
-                "condition_present", "test_mode_only")
+                "condition_present", "test_mode_only", "unsupported")
 
 RESET_NAMES = ("power_on", "watchdog", "fault")

@@ -16,6 +16,7 @@ _IDLE = const(0)
 _COMPLETE = const(6)
 _SAFE = const(7)
 _CMD_TEST_RESET = const(17)
+_CMD_MAINTENANCE = const(18)
 _OK = const(0)
 _E_STATE = const(1)
 _E_TEST_ONLY = const(5)
@@ -74,9 +75,12 @@ class Service:
             flags |= P.F_AUDIBLE
         if ctl.tick_no < hep.hold_until:
             flags |= P.F_HEPARIN_HOLD
+        # The bolus total is what the controller released into the line
+        # (out_bolus), not what was asked for: a bolus held while blood
+        # stands shows only once it is given (docs/firmware.md, SR-HEP-5).
         struct.pack_into(P.STATUS_FMT, buf, off, ctl.tick_no, ctl.state, ctl.cart_no,
                          al.top, flags, ctl.out_pump, ctl.flow_set, ctl.out_hep,
-                         hep.last_aptt, hep.bolus_total, ctl.cart_used, al.active,
+                         hep.last_aptt, ctl.out_bolus, ctl.cart_used, al.active,
                          al.latched, hep.weight, ev.dropped & 0xFFFF)
         off += P.STATUS_LEN
         room = (len(buf) - off - P.TRAILER_LEN) // P.EVENT_LEN
@@ -215,6 +219,10 @@ class Service:
                 self.reply(P.T_CMD | P.REPLY, seq, code | (result << 8))
                 if result == _OK:
                     self.restart()
+                return True
+            if code == _CMD_MAINTENANCE:
+                import maintenance   # a Pico in idle restarts to its REPL once
+                maintenance.handle(self, seq)
                 return True
             result = self.ctl.command(code, arg)
             if before_reply is not None:

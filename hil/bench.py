@@ -268,6 +268,11 @@ def run_bench(out_dir: Path, hours: float = 24.0) -> dict[str, Any]:
         "firmware_fits_56k_heap": _fits("56K"),
         "machine": f"{platform.machine()} {platform.python_implementation()} {platform.python_version()}",
     })
+    # Where a tick goes (docs/benchmarks.md): the board alone on its pty,
+    # with no plant; its efficiency is the most the closed loop can reach.
+    from hil.loop.ceiling import ceiling_figures
+
+    figures.update(ceiling_figures(tick_us))
     figures.update(pico_emu_speed())
     figures.update(campaign_figures())
     # Campaign throughput on 1 and 2 local workers (docs/campaigns.md);

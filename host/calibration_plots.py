@@ -72,7 +72,7 @@ def _fig_in_vitro(plt: Any, plots: dict[str, Any]) -> tuple[str, str]:
 
 def _fig_heparin(plt: Any, plots: dict[str, Any]) -> tuple[str, str]:
     """Heparin."""
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
+    fig, axes = plt.subplots(1, 3, figsize=(15, 3.6))
     d = sorted(plots["heparin_hl"])
     axes[0].plot(d, [plots["heparin_hl"][x] for x in d], "o-", label="model")
     axes[0].plot([25, 100, 400], [30, 60, 150], "ks", label="Hirsh")
@@ -81,7 +81,12 @@ def _fig_heparin(plt: Any, plots: dict[str, Any]) -> tuple[str, str]:
     axes[1].semilogy(cc, heparin.aptt_s(cc), label="model")
     axes[1].semilogy([0.1, 0.2, 0.3, 0.4], [38.4, 55, 74.5, 99], "ks", label="calibration table")
     _label(axes[1], "heparin (IU/mL)", "aPTT (s)")
-    return "Heparin", _png(fig)
+    t, c = plots["heparin_dialysis"]
+    axes[2].plot(t / 60.0, c, label="model, 25 / 12.5 / 12.5 / 0 IU/kg/h")
+    axes[2].plot([1.0, 4.0], [0.55, 0.25], "ks", label="Brunet 2008 (median anti-Xa)")
+    axes[2].plot([5.5], [0.1], "kv", label="Brunet 2008: below 0.1")
+    _label(axes[2], "hours", "heparin (IU/mL)")
+    return "Heparin: bolus half-lives (fitted), the aPTT line (fitted), a dialysis regimen (predicted)", _png(fig)
 
 
 def _fig_circuit(plt: Any, plots: dict[str, Any]) -> tuple[str, str]:

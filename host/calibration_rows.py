@@ -27,6 +27,45 @@ def _rows_heparin_predictions(rows: list[Row], plots: dict[str, Any]) -> None:
     rows.append(row("Daily heparin holding aPTT 70 s in 70 kg (not heparin resistance)",
                     "Levine, Arch Intern Med 1994 (resistance: > 35,000 U/24 h)", "< 35000", daily, "U/day",
                     0.0, 35000.0, "below the resistance threshold", "prediction"))
+    _rows_heparin_courses(rows, plots)
+
+
+# Brunet, Am J Kidney Dis 2008;51:789: 35 patients on maintenance haemodialysis,
+# 25 IU/kg/h for the first hour, 12.5 IU/kg/h for the next two, none in the
+# last hour of a 4-h session; anti-Xa over 10 h.  The abstract gives medians
+# only; the band is +/-24% (assumption: the between-patient SD/mean of the
+# bolus half-life in Hirsh 1976, 15/63 min, stands in for the missing spread).
+DIALYSIS_REGIMEN = ((0.0, 25.0), (60.0, 12.5), (180.0, 0.0))
+_BRUNET = "Brunet, Am J Kidney Dis 2008 (25 / 12.5 / 12.5 / 0 IU/kg/h; median anti-Xa, 35 patients)"
+_SPREAD = 0.24
+
+
+def _rows_heparin_courses(rows: list[Row], plots: dict[str, Any]) -> None:
+    """Heparin over time after a loading dose: nothing in these was fitted."""
+    t, c = heparin.course(0.0, DIALYSIS_REGIMEN, 330.0)
+    plots["heparin_dialysis"] = (t, c)
+
+    def at(minutes: float) -> float:
+        return float(np.interp(minutes, t, c))
+
+    why = f"+/-{100 * _SPREAD:g}% (assumption: medians only; Hirsh 1976's between-patient spread)"
+    for label, minutes, pub in (("peak at 1 h", 60.0, 0.55), ("at 4 h, end of session", 240.0, 0.25)):
+        rows.append(row(f"Heparin, dialysis regimen: {label}", _BRUNET, pub, at(minutes), "IU/mL",
+                        pub * (1 - _SPREAD), pub * (1 + _SPREAD), why, "prediction"))
+    rows.append(row("Heparin, dialysis regimen: 90 min after the session", _BRUNET + " (< 0.1)", "< 0.1",
+                    at(330.0), "IU/mL", 0.0, 0.1, "below 0.1 as published", "prediction"))
+    stop = int(np.searchsorted(t, 180.0))
+    half = float(t[stop + int(np.argmax(c[stop:] <= 0.5 * c[stop]))] - t[stop])  # first time at half
+    rows.append(row("Heparin, dialysis regimen: half-life once the infusion stops", _BRUNET + " (terminal half-life 54 min)",
+                    54.0, half, "min", 54.0 * (1 - _SPREAD), 54.0 * (1 + _SPREAD), why, "prediction"))
+    # Raschke 1993, weight-based arm: 80 U/kg, then 18 U/kg/h; aPTT every 6 h.
+    _, w = heparin.course(80.0, ((0.0, 18.0),), 24.0 * 60.0, dt_min=0.5)
+    low = float(heparin.aptt_s(w[6 * 120:].min()))
+    rows.append(row("80 U/kg then 18 U/kg/h: lowest aPTT from the 6-h check to 24 h",
+                    "Raschke, Ann Intern Med 1993 (60 of 62 above 1.5 x control within 24 h)", "> 1.5 x control",
+                    low, "s", 1.5 * heparin.BASELINE_APTT_S, 200.0,
+                    "above 1.5 x the model's control aPTT; 200 s is the lab's reporting limit (assumption)",
+                    "prediction"))
 
 
 def _rows_circuit_life(rows: list[Row], plots: dict[str, Any]) -> None:

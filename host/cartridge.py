@@ -271,7 +271,29 @@ def clearances(processed_l: Num, bound_endotoxin: Num, plasma_ml_min: Num,
         The clearances ``(il6, tnf, il1b, il10, endotoxin)`` in mL/min of plasma,
         as the removal the physiology step takes.
     """
-    f = ntu_factor(plasma_ml_min, a)
+    return clearances_at(processed_l, bound_endotoxin, plasma_ml_min, ntu_factor(plasma_ml_min, a), a)
+
+
+def clearances_at(processed_l: Num, bound_endotoxin: Num, plasma_ml_min: Num, f: Num,
+                  a: AdsorberParams) -> Removal:
+    """:func:`clearances` with the flow term already evaluated.
+
+    At a constant flow (a cohort's fixed blood flow) ``f`` is computed once
+    instead of at every step; with CytoSorb's ``beta = -1/3`` it is a
+    fractional power, the costliest part of the clearances on arrays.  A
+    plasma flow of 0 (a patient off his session) gives clearances of 0.
+
+    Args:
+        processed_l: Plasma processed by this cartridge (L).
+        bound_endotoxin: Endotoxin bound by this cartridge (EU).
+        plasma_ml_min: Plasma flow (mL/min, >= 0).
+        f: ``ntu_factor`` at the flow the cartridge runs at (> 0).
+        a: Adsorber constants.
+
+    Returns:
+        The clearances, as :func:`clearances` (the same numbers for the same
+        flow: the same operations in the same order).
+    """
     out = []
     # The same sorption (e.g. IL-1b scaled by 1.0 from IL-6) or fouling volume
     # gives the same numbers: computed once.

@@ -23,20 +23,18 @@ import argparse
 import json
 import math
 import time
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any, Optional
 
 import numpy as np
 
 from host import cartridge, cytokines, physiology
+from host.cohort_device import ARMS, TREATED, UNTREATED, CohortDevice  # noqa: F401
 from host.cohort_summary import (EARLY_START_H, IL6_THRESHOLD, RESPONDER_AUC_REDUCTION,  # noqa: F401
                                  group_masks, summarise_cohort)
 from host.patient import PatientParams
 
-# Row order of the per-arm (2, n) arrays.
-ARMS = ("treated", "untreated")
-TREATED, UNTREATED = 0, 1
 # Exposure sums kept per arm (``above``: steps with IL-6 above the threshold).
 _SUMS = (("il6", "IL-6"), ("tnf", "TNF-a"), ("il10", "IL-10"), ("endo", "endotoxin"))
 _METRICS = ("il6", "tnf", "il10", "endo", "above")
@@ -64,6 +62,18 @@ class CohortPatients:
     def n(self) -> int:
         """Number of patients."""
         return int(self.weight_kg.shape[0])
+
+    def take(self, idx: np.ndarray) -> "CohortPatients":
+        """The patients ``idx``, in that order.
+
+        Args:
+            idx: Patient indices.
+
+        Returns:
+            The sub-cohort (a scalar field stays a scalar).
+        """
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        return replace(self, **{k: v[idx] if isinstance(v, np.ndarray) else v for k, v in values.items()})
 
     @classmethod
     def from_params(cls, patients: list[PatientParams]) -> "CohortPatients":
@@ -152,55 +162,6 @@ class _Schedule:
                 self.events.setdefault(t_off, []).append((idx, False))
 
 
-class _Device:
-    """The treated arm's adsorber on (n,) arrays: sessions, cartridge load, removal.
-
-    Args:
-        adsorber: Device constants.
-        qp: (n,) plasma flow during a session (mL/min).
-        dt_s: Step (s).
-    """
-
-    def __init__(self, adsorber: cartridge.AdsorberParams, qp: np.ndarray, dt_s: float) -> None:
-        n = qp.shape[0]
-        self.adsorber = adsorber
-        self.qp = qp
-        self.dt_s = dt_s
-        self.on = np.zeros(n)  # 1.0 during a session
-        self.n_on = 0
-        self.processed_l = np.zeros(n)
-        self.bound_endo = np.zeros(n)
-        # Clearances (mL/min) per arm: row UNTREATED stays zero.
-        self._cl = [np.zeros((2, n)) for _ in cartridge.MOLECULES]
-        self._removal = cytokines.Removal(*self._cl)
-
-    def switch(self, idx: np.ndarray, turn_on: bool) -> None:
-        """Start (with a fresh cartridge) or end the session of patients ``idx``."""
-        self.on[idx] = 1.0 if turn_on else 0.0
-        if turn_on:
-            self.processed_l[idx] = 0.0
-            self.bound_endo[idx] = 0.0
-        self.n_on += idx.shape[0] if turn_on else -idx.shape[0]
-
-    def removal(self, endo: np.ndarray) -> cytokines.Removal:
-        """Clearances for the next step, then load the cartridges as the plant does.
-
-        Args:
-            endo: (2, n) plasma endotoxin now (EU/mL).
-
-        Returns:
-            Per-arm clearances; ``NO_REMOVAL`` while no patient is on a session.
-        """
-        if not self.n_on:
-            return cytokines.NO_REMOVAL
-        cls = cartridge.clearances(self.processed_l, self.bound_endo, self.qp, self.adsorber)
-        for row, cl in zip(self._cl, cls):
-            np.multiply(cl, self.on, out=row[TREATED])
-        self.processed_l += self.qp * self.on * (self.dt_s / 60000.0)
-        self.bound_endo += self._cl[4][TREATED] * endo[TREATED] * (self.dt_s / 60.0)
-        return self._removal
-
-
 class _Exposure:
     """Running exposure sums from onset, read at each patient's window edges."""
 
@@ -211,23 +172,23 @@ class _Exposure:
         self.baseline = np.zeros(n)
         self.il6_end = np.zeros((2, n))
 
-    def window_starts(self, idx: np.ndarray, conc: dict[str, np.ndarray]) -> None:
-        """Patients ``idx`` start now."""
-        self.baseline[idx] = conc["IL-6"][TREATED, idx]
+    def window_starts(self, idx: np.ndarray, conc: dict[str, np.ndarray], first: int = 0) -> None:
+        """Patients ``idx`` start now (``conc``: of patients ``first`` on)."""
+        self.baseline[idx] = conc["IL-6"][TREATED, idx - first]
         for key in _METRICS:
             self.at_start[key][:, idx] = self.cum[key][:, idx]
 
-    def window_ends(self, idx: np.ndarray, conc: dict[str, np.ndarray]) -> None:
-        """The windows of patients ``idx`` end now."""
-        self.il6_end[:, idx] = conc["IL-6"][:, idx]
+    def window_ends(self, idx: np.ndarray, conc: dict[str, np.ndarray], first: int = 0) -> None:
+        """The windows of patients ``idx`` end now (``conc``: of patients ``first`` on)."""
+        self.il6_end[:, idx] = conc["IL-6"][:, idx - first]
         for key in _METRICS:
             self.at_end[key][:, idx] = self.cum[key][:, idx]
 
-    def add(self, conc: dict[str, np.ndarray]) -> None:
-        """Add the current step (left sums)."""
+    def add(self, conc: dict[str, np.ndarray], first: int = 0) -> None:
+        """Add the current step (left sums) of patients ``first`` on."""
         for key, name in _SUMS:
-            self.cum[key] += conc[name]
-        self.cum["above"] += conc["IL-6"] > IL6_THRESHOLD
+            self.cum[key][:, first:] += conc[name]
+        self.cum["above"][:, first:] += conc["IL-6"] > IL6_THRESHOLD
 
     def per_arm(self, dt_h: float) -> dict[str, dict[str, np.ndarray]]:
         """Metrics per arm over each patient's window."""
@@ -245,37 +206,60 @@ def _both_arms(onset: physiology.PhysiologyState) -> physiology.PhysiologyState:
                                       t_h=onset.t_h)
 
 
-def _integrate(pts: CohortPatients, sched: _Schedule, dev: _Device, dt_s: float,
+def _tail(obj: Any, d: int) -> Any:
+    """``obj`` without its first ``d`` patients: each array field sliced along
+    its last (patient) axis, as a view; scalars kept."""
+    if isinstance(obj, np.ndarray):
+        return obj[..., d:]
+    if is_dataclass(obj):
+        return replace(obj, **{f.name: _tail(getattr(obj, f.name), d) for f in fields(obj)})
+    return obj
+
+
+def _integrate(pts: CohortPatients, sched: _Schedule, dev: CohortDevice, dt_s: float,
                rec_every: Optional[int]) -> tuple[_Exposure, list[float], dict[str, list[np.ndarray]]]:
     """Step the cohort from onset to the end of the last window.
+
+    The patients are sorted by start, so those whose window has ended are the
+    first ones: unless trajectories are recorded, the state drops them (views
+    of its arrays) each time another 1/64 of the cohort has ended, and the
+    step runs on the patients from ``done`` on (an ended patient not dropped
+    yet is stepped for nothing: his metrics are already taken).
 
     Returns:
         The exposure sums, and the recorded times and (2, n) concentrations.
     """
-    inputs = physiology.cohort_inputs(pts.weight_kg, pts.hematocrit, pts.k_pg, pts.cytokine_gain,
-                                      pts.abx_start_h, pts.abx_kill_per_h)
+    inputs = all_inputs = physiology.cohort_inputs(pts.weight_kg, pts.hematocrit, pts.k_pg, pts.cytokine_gain,
+                                                   pts.abx_start_h, pts.abx_kill_per_h)
     state = _both_arms(physiology.onset_state(pts.p0, inputs))
     expo = _Exposure(pts.n)
     rec_t: list[float] = []
     rec: dict[str, list[np.ndarray]] = {k: [] for k in _RECORDED}
+    done = ended = 0
+    batch = max(1, pts.n // 64)
     for k in range(sched.total + 1):
         conc = physiology.concentrations(state)
         idx = sched.starts_at.get(k)
         if idx is not None:
-            expo.window_starts(idx, conc)
+            expo.window_starts(idx, conc, done)
         idx = sched.ends_at.get(k)
         if idx is not None:
-            expo.window_ends(idx, conc)
+            expo.window_ends(idx, conc, done)
+            ended += idx.shape[0]  # the patients ended - len(idx) .. ended - 1
+            if rec_every is None and ended - done >= batch:
+                state, done = _tail(state, ended - done), ended
+                inputs = _tail(all_inputs, done)
+                conc = physiology.concentrations(state)
         if rec_every is not None and k % rec_every == 0:
             rec_t.append(k * dt_s)
             for key in _RECORDED:
                 rec[key].append(conc[key].copy())
         if k == sched.total:
             break
-        expo.add(conc)
+        expo.add(conc, done)
         for idx, turn_on in sched.events.get(k, ()):
             dev.switch(idx, turn_on)
-        state = physiology.step(state, inputs, dev.removal(state.endo), dt_s)
+        state = physiology.step(state, inputs, dev.removal(state.endo, done), dt_s)
     return expo, rec_t, rec
 
 
@@ -307,21 +291,26 @@ def run_cohort(n: int = 1000, days: float = 7.0, dt_s: float = 60.0, seed: int =
         ``traj``.
     """
     pts = patients if patients is not None else sample_patients(n, seed, dt_s)
+    # Run sorted by start (see _integrate, CohortDevice); results in the given order.
+    order = np.argsort(pts.start_h, kind="stable")
+    back = np.argsort(order)
+    run = pts.take(order)
     adsorber = cartridge.PRESETS[device.lower()]
     session_h = min(float(hours_per_day), adsorber.max_hours)
     steps_per_h = 3600.0 / dt_s
-    sched = _Schedule(np.round(pts.start_h * steps_per_h).astype(np.int64), int(round(days * 24.0 * steps_per_h)),
+    sched = _Schedule(np.round(run.start_h * steps_per_h).astype(np.int64), int(round(days * 24.0 * steps_per_h)),
                       int(round(24.0 * steps_per_h)), int(round(session_h * steps_per_h)))
-    dev = _Device(adsorber, cartridge.plasma_flow(blood_ml_min, pts.hematocrit), dt_s)
+    dev = CohortDevice(adsorber, cartridge.plasma_flow(blood_ml_min, run.hematocrit), dt_s)
     rec_every = None if record_every_s is None else int(round(record_every_s / dt_s))
-    expo, rec_t, rec = _integrate(pts, sched, dev, dt_s, rec_every)
-    out: dict[str, Any] = {"patients": pts, "start_h": pts.start_h, "baseline_il6": expo.baseline,
+    expo, rec_t, rec = _integrate(run, sched, dev, dt_s, rec_every)
+    out: dict[str, Any] = {"patients": pts, "start_h": pts.start_h, "baseline_il6": expo.baseline[back],
                            "device": adsorber.name, "blood_ml_min": blood_ml_min,
                            "hours_per_day": session_h, "days": days, "dt_s": dt_s}
-    out.update(expo.per_arm(dt_s / 3600.0))
+    out.update({arm: {key: v[back] for key, v in m.items()} for arm, m in expo.per_arm(dt_s / 3600.0).items()})
     if rec_every is not None:
         out["t_s"] = np.asarray(rec_t)
-        out["traj"] = {arm: {key: np.asarray(v)[:, i] for key, v in rec.items()} for i, arm in enumerate(ARMS)}
+        out["traj"] = {arm: {key: np.asarray(v)[:, i][:, back] for key, v in rec.items()}
+                       for i, arm in enumerate(ARMS)}
     return out
 
 

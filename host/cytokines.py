@@ -228,8 +228,9 @@ def step(s: CytokineState, r: CytokineRates, pro: Num, anti: Num, removal: Remov
     Returns:
         The new concentrations.
     """
+    same = anti is pro  # the shared step drives IL-10 with the pro drive itself
     pro = pos(pro)
-    anti = pos(anti)
+    anti = pro if same else pos(anti)
     il6 = s.il6 + dt_min * (r.il6_k * (p.il6_production.level(pro) - s.il6)
                             - removal.il6 * s.il6 / r.il6_v)
     tnf = s.tnf + dt_min * (r.tnf_k10 * p.tnf_production.level(pro) - (r.tnf_k10 + r.tnf_k12) * s.tnf

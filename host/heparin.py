@@ -30,6 +30,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
 
 from host.numeric import Num, exp, log, pos
 
@@ -175,6 +178,44 @@ def bolus_half_life_min(dose_u_kg: float, dt_min: float = 0.05, p: HeparinParams
         c = float(step(c, 0.0, 1.0, dt_min, p))
         t += dt_min
     return t
+
+
+def course(bolus_u_kg: float, infusion: Sequence[tuple[float, float]], minutes: float,
+           dt_min: float = 0.1, p: HeparinParams = HeparinParams()) -> tuple[np.ndarray, np.ndarray]:
+    """Plasma heparin after an IV bolus and a stepwise infusion given straight to
+    the patient (no circuit), as a published regimen is given.
+
+    Doses are per kg and so is the volume, so the course does not depend on
+    the weight.
+
+    Args:
+        bolus_u_kg: Bolus at t = 0 (U/kg), mixed at once into the volume.
+        infusion: ``(from_min, u_kg_h)`` pairs in time order: the rate from
+            each time on (0 before the first).
+        minutes: Length of the course (min).
+        dt_min: Integration step (min).
+        p: Heparin constants.
+
+    Returns:
+        ``(t_min, conc)``: times (0, dt, ...) and concentrations (IU/mL), the
+        first just after the bolus.
+    """
+    n = int(round(minutes / dt_min))
+    t = np.arange(n + 1) * dt_min
+    starts = np.array([a for a, _ in infusion] or [0.0])
+    rates = np.array([r for _, r in infusion] or [0.0])
+    # Rate over each step [t_i, t_i + dt): the last change at or before t_i
+    # (a hair of tolerance, so that a change at 60 min applies from the step
+    # whose start i * dt rounds to 59.99999...).
+    k = np.searchsorted(starts, t[:-1] + 1e-9 * dt_min, side="right") - 1
+    per_step = np.where(k >= 0, rates[np.maximum(k, 0)], 0.0) * dt_min / 60.0  # U/kg
+    vol_ml_kg = 1000.0 * p.volume_l_per_kg
+    conc = np.empty(n + 1)
+    c = conc[0] = bolus_u_kg / vol_ml_kg
+    for i in range(n):
+        c = float(step(c, float(per_step[i]), vol_ml_kg, dt_min, p))
+        conc[i + 1] = c
+    return t, conc
 
 
 BASELINE_APTT_S = HeparinParams().aptt_zero_s

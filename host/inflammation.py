@@ -10,6 +10,7 @@ Pulse physiology engine (domain.md section 1).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional, Tuple
 
 from host.numeric import Num, pos
 
@@ -83,6 +84,31 @@ def suppression(s: ReynoldsState, params: ReynoldsParams) -> Num:
     return 1.0 / (1.0 + r * r)
 
 
+# What a state signals to the phagocytes: the anti-inflammatory damping and
+# the damped activation signal (see :func:`signals`).  A plain tuple: it is
+# made at every step of the plant.
+Signals = Tuple[Num, Num]
+
+
+def signals(s: ReynoldsState, params: ReynoldsParams = ReynoldsParams()) -> Signals:
+    """The damping factor and the activation signal ``R = f(k_nn N* + k_np P + k_nd D)``.
+
+    Both the cytokine drive (:func:`pro_drive`) and the driver's own step use
+    them; a caller that needs both computes them once and passes them to
+    :func:`step` (the same numbers either way).
+
+    Args:
+        s: Current state.
+        params: Model constants.
+
+    Returns:
+        ``(sup, r)``.
+    """
+    q = params
+    sup = suppression(s, q)
+    return sup, (q.k_nn * s.n + q.k_np * s.p + q.k_nd * s.d) * sup
+
+
 def pro_drive(s: ReynoldsState, params: ReynoldsParams = ReynoldsParams()) -> Num:
     """Cytokine drive: the phagocytes' activation signal
     ``R = f(k_nn N* + k_np P + k_nd D)``, damped by CA.
@@ -101,8 +127,7 @@ def pro_drive(s: ReynoldsState, params: ReynoldsParams = ReynoldsParams()) -> Nu
     Returns:
         Dimensionless drive (about 0.30 twelve hours into severe sepsis).
     """
-    q = params
-    return (q.k_nn * s.n + q.k_np * s.p + q.k_nd * s.d) * suppression(s, params)
+    return signals(s, params)[1]
 
 
 def anti_drive(s: ReynoldsState, params: ReynoldsParams = ReynoldsParams()) -> Num:
@@ -119,7 +144,8 @@ def anti_drive(s: ReynoldsState, params: ReynoldsParams = ReynoldsParams()) -> N
 
 
 def step(s: ReynoldsState, k_pg: Num, dt_h: float,
-         params: ReynoldsParams = ReynoldsParams(), kill_per_h: Num = 0.0) -> ReynoldsState:
+         params: ReynoldsParams = ReynoldsParams(), kill_per_h: Num = 0.0,
+         sig: Optional[Signals] = None) -> ReynoldsState:
     """Advance the driver by one explicit Euler step.
 
     Args:
@@ -129,14 +155,14 @@ def step(s: ReynoldsState, k_pg: Num, dt_h: float,
         params: Model constants.
         kill_per_h: Pathogen kill rate of antimicrobial therapy (per hour;
             0 before it starts): standard care, ``- kill * P`` in dP/dt.
+        sig: :func:`signals` of ``s`` if the caller has them already.
 
     Returns:
         The new state.
     """
     q = params
-    sup = suppression(s, q)
+    sup, r = sig if sig is not None else signals(s, q)
     f_n = s.n * sup
-    r = (q.k_nn * s.n + q.k_np * s.p + q.k_nd * s.d) * sup
     f_n2 = f_n * f_n
     f_n6 = f_n2 * f_n2 * f_n2
     x_dn2 = q.x_dn * q.x_dn

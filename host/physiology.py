@@ -118,14 +118,15 @@ def step(s: PhysiologyState, inputs: PatientArrays, removal: cytokines.Removal,
     Returns:
         The new state.
     """
-    pro = inflammation.pro_drive(s.driver, REYNOLDS) * inputs.gain
+    sig = inflammation.signals(s.driver, REYNOLDS)  # (damping, activation R)
+    pro = sig[1] * inputs.gain
     # IL-10 comes from the same stimulated phagocytes (cytokines.py); CA acts
     # inside the driver (it damps the pro-inflammatory signal).
     cyto = cytokines.step(s.cyto, inputs.rates, pro, pro, removal, dt_s / 60.0, CYTOKINES)
     endo = endotoxin.step(s.endo, s.driver.p, inputs.rates.il6_v, removal.endotoxin, dt_s / 60.0, ENDOTOXIN)
     # Standard care: antimicrobials kill the pathogen from their first dose.
     kill = inputs.abx_kill_per_h * (s.t_h >= inputs.abx_start_h)
-    driver = inflammation.step(s.driver, inputs.k_pg, dt_s / 3600.0, REYNOLDS, kill)
+    driver = inflammation.step(s.driver, inputs.k_pg, dt_s / 3600.0, REYNOLDS, kill, sig)
     return PhysiologyState(driver=driver, cyto=cyto, endo=endo, t_h=s.t_h + dt_s / 3600.0)
 
 

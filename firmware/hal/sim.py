@@ -91,11 +91,23 @@ class SimBoard:
                 ctl.hang -= 1
                 ctl.tick_no += 1
             else:
+                j = i
                 try:
-                    tick(s[i], s[i + 1], s[i + 2], s[i + 3], s[i + 4])
+                    # Healthy ticks in a row, until one changes something.
+                    # Each would feed the watchdog with its own tick, which
+                    # keeps it from expiring: one feed after the last says
+                    # the same (tick_no is tick0 + its sample's index).
+                    while i < end:
+                        tick(s[i], s[i + 1], s[i + 2], s[i + 3], s[i + 4])
+                        i += 5
+                        if ctl.dirty:
+                            break
                     if wdt is not None:
                         wdt.feed(ctl.tick_no)
+                    break   # a change, or the frame's end
                 except Exception as e:  # a fault in the logic: no feed
+                    if wdt is not None and i > j:
+                        wdt.feed(tick0 + (i - 4) // 5 - 1)
                     self.tick_errors += 1
                     ctl.tick_no = tick0 + (i - 4) // 5
                     if self.tick_errors < 4:

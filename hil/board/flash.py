@@ -3,6 +3,13 @@
 board's CPU, copy them (with their folders hal/ and devices/) with main.py
 and the resolved config (as board.json), then reset the board.
 
+A board that already runs the controller ignores Ctrl-C (frames carry
+0x03), so mpremote cannot take it over: if the port answers HELLO, the
+board is first asked for maintenance (CMD_MAINTENANCE, docs/protocol.md),
+restarts to its REPL once, and is flashed from there; a board in therapy
+refuses, and nothing is flashed. A board that does not answer HELLO (a
+fresh MicroPython) is flashed straight away.
+
     python -m hil.board.flash --port /dev/ttyACM0 --board pico [--dry-run]
 """
 
@@ -13,10 +20,15 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
+from typing import Any
 
 from hil.board.build import board_march, build_for_board
 from hil.board.firmware import board_config_path, load_board_config, write_resolved_config
+from hil.transport.client import BoardClient, BoardError
+from hil.transport.frames import C, Reply
+from hil.transport.link import LinkError, SerialLink
 
 
 def mpremote() -> str:
@@ -59,6 +71,99 @@ def plan(port: str, board: str) -> list[list[str]]:
     ]
 
 
+# HELLO is tried for at most PROBE_TIMEOUT_S * (PROBE_RETRIES + 1) seconds.
+# Its frame (seq 1, resent as is) holds no Ctrl-B, Ctrl-C or Ctrl-D: typed
+# into a REPL it can make no soft reset that would start main.py.
+PROBE_TIMEOUT_S = 1.0
+PROBE_RETRIES = 1
+REPL_TIMEOUT_S = 60.0
+REPL_MARKS = (b"maintenance mode", b">>> ")
+
+
+class NotFlashed(RuntimeError):
+    """The board cannot be taken over for flashing; nothing was flashed."""
+
+
+def _refusal(port: str, hello: dict[str, Any], reply: Reply) -> str:
+    """Why the board refused maintenance, in one line."""
+    result = reply.result
+    state = reply.status.state_name
+    names = C.RESULT_NAMES
+    why = names[result] if 0 <= result < len(names) else f"result {result}"
+    if result == C.E_STATE:
+        return (f"the board on {port} is in state {state}: a therapy is under way "
+                "(maintenance only from idle); nothing was flashed")
+    if result == C.E_UNSUPPORTED:
+        return (f"the board on {port} (hal {hello.get('hal')}) is not a Pico: it has no maintenance "
+                "mode and nothing to flash; nothing was flashed")
+    if result == C.E_UNKNOWN:
+        return (f"the firmware on {port} ({hello.get('firmware')}) has no maintenance command; "
+                "erase it by BOOTSEL (flash_nuke.uf2, then MicroPython's UF2) and flash it again; "
+                "nothing was flashed")
+    return (f"the board on {port} (hal {hello.get('hal')}, state {state}) refused maintenance "
+            f"({why}); nothing was flashed")
+
+
+def wait_repl(port: str, timeout_s: float = REPL_TIMEOUT_S) -> None:
+    """Wait until MicroPython's REPL answers on ``port``: the maintenance
+    line, or the prompt a carriage return brings. The port may vanish and
+    come back meanwhile (a Pico's USB while it resets).
+
+    Raises:
+        NotFlashed: no REPL within ``timeout_s``.
+    """
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            link = SerialLink(port)
+        except LinkError:
+            time.sleep(0.2)
+            continue
+        seen = b""
+        try:
+            while time.monotonic() < deadline:
+                # Before the reset this reaches the controller, which skips it.
+                link.write(b"\r")
+                seen = (seen + link.read(4096, 0.5))[-256:]
+                if any(m in seen for m in REPL_MARKS):
+                    return
+        except LinkError:
+            time.sleep(0.2)
+        finally:
+            link.close()
+    raise NotFlashed(f"the board on {port} did not come back to its REPL within {timeout_s:g} s; "
+                     "nothing was flashed")
+
+
+def enter_maintenance(port: str, repl_timeout_s: float = REPL_TIMEOUT_S) -> dict[str, Any] | None:
+    """Make the board on ``port`` ready for mpremote. If it answers HELLO
+    (the controller runs), ask it for maintenance and wait for its REPL;
+    return its HELLO. None: it does not speak protocol v1 (a REPL already).
+
+    Raises:
+        NotFlashed: the board refused (a therapy under way, a virtual board,
+            a firmware without the command) or did not come back.
+    """
+    link = SerialLink(port)
+    try:
+        client = BoardClient(link, timeout_s=PROBE_TIMEOUT_S, retries=PROBE_RETRIES)
+        try:
+            hello = client.hello()
+        except BoardError:
+            return None
+        try:
+            reply = client.command(C.CMD_MAINTENANCE)
+        except BoardError as e:
+            raise NotFlashed(f"the board on {port} did not answer the maintenance command ({e}); "
+                             "nothing was flashed") from e
+    finally:
+        link.close()
+    if reply.result != C.OK:
+        raise NotFlashed(_refusal(port, hello, reply))
+    wait_repl(port, repl_timeout_s)
+    return hello
+
+
 def port_problem(port: str) -> str | None:
     """Why ``port`` cannot be flashed (it does not exist, or it cannot be
     opened), in one line; None if it opens. Checked once, before mpremote
@@ -90,6 +195,16 @@ def main(argv: list[str] | None = None) -> int:
         if problem:
             print(f"error: {problem}", file=sys.stderr)
             return 2
+        try:
+            hello = enter_maintenance(args.port)
+        except (NotFlashed, LinkError) as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 1
+        if hello is not None:
+            print(f"{hello.get('board')} ran the controller ({hello.get('firmware')}): "
+                  "restarted to its REPL in maintenance mode")
+    else:
+        print("# if the port answers HELLO: CMD_MAINTENANCE, then wait for the REPL")
     for i, cmd in enumerate(steps):
         print(" ".join(cmd))
         if args.dry_run:

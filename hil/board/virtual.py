@@ -33,13 +33,17 @@ import time
 import tty
 from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Callable
 
 from hil.board.build import compile_firmware
+from hil.transport import frames
+from hil.transport.client import BoardError, BoardReset
+from hil.transport.link import Link, SerialLink
 from hil.board.firmware import (FAKE_PICO_DIR, FIRMWARE_DIR, board_config_path, load_board_config,
                                 micropython_executable)
 
 RESET_EXIT = 75   # the firmware's exit code for "reset me" (hal/sim.py)
+P = frames.P
 
 
 def _default_module_path(cfg: dict[str, Any]) -> list[Path]:
@@ -126,7 +130,7 @@ class VirtualBoard:
     def start(self) -> str:
         """Create the port and power the board on; return the port path."""
         if self.flash is None:
-            self.flash = Path(tempfile.mkdtemp(prefix="virtual-flash-"))
+            self.flash = Path(tempfile.mkdtemp(prefix="virtual-flash-", dir=_ram_dir()))
         self.flash.mkdir(parents=True, exist_ok=True)
         self._master, self._slave = os.openpty()
         tty.setraw(self._slave)
@@ -237,6 +241,116 @@ class VirtualBoard:
         self.stop()
 
 
+class PowerLost(BoardReset):
+    """The board died inside a storage write and has been powered on again.
+
+    ``notice`` is its new BOOT notice with ``last_tick`` set to the tick it
+    died at (so that :class:`~hil.loop.closed.ClosedLoop` rewinds the plant
+    there), ``off_s`` the virtual seconds it stays without power (the loop
+    advances the plant through them) and ``cut`` the firmware's note of the
+    write it died in; ``cut`` is that note too.
+    """
+
+    def __init__(self, notice: dict[str, Any], cut: dict[str, Any]) -> None:
+        super().__init__(notice)
+        self.cut = cut
+
+
+class CutBench(Link):
+    """The host end of the link to a board started with a ``cut_file``: one
+    that may cut its own power inside a storage write
+    (``firmware/cutstorage.py``, docs/reliability.md).
+
+    It passes bytes through a :class:`~hil.transport.link.SerialLink`,
+    remembers the last frame the host sent, and while waiting for a reply
+    watches the board process: if it died on its own (the armed cut), it
+    calls ``on_cut(note)`` (the board is still off: read its flash now),
+    powers the board on, waits for its BOOT notice and raises
+    :class:`PowerLost`.
+
+    The power-cut campaign arms the board by writing a budget into its
+    ``cut_file`` itself; :meth:`arm_step` arms it for the writes of the next
+    STEP frame only (a scenario's ``power_cut_in_write`` step).
+    """
+
+    def __init__(self, board: VirtualBoard, on_cut: Callable[[dict[str, Any]], None] | None = None) -> None:
+        self.board = board
+        self.inner: Link = SerialLink(board.port)
+        self.name = self.inner.name
+        self.on_cut = on_cut
+        self.last_frame = b""
+        self.step_budget: str | None = None   # armed for the next STEP frame's writes
+        self.off_s = 0.0                        # virtual seconds off after that cut
+        self._in_step = False
+
+    def arm_step(self, budget: int, off_s: float = 0.0) -> None:
+        """Cut the power after ``budget`` bytes of the first storage write the
+        board makes while serving a STEP frame (0: an empty temporary file),
+        and leave it off ``off_s`` virtual seconds. A STEP frame that writes
+        nothing leaves it armed for the next one; no other frame is cut."""
+        self.step_budget = str(budget)
+        self.off_s = off_s
+
+    def write(self, data: bytes) -> None:
+        if len(data) >= 12 and data[0] == P.SOF:
+            self.last_frame = bytes(data)
+            self._in_step = self.step_budget is not None and data[2] == P.T_STEP
+            if self._in_step:
+                assert self.board.cut_file is not None
+                self.board.cut_file.write_text(f"{self.step_budget}\n")
+        self.inner.write(data)
+
+    def read(self, max_bytes: int, timeout_s: float) -> bytes:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            data = self.inner.read(max_bytes, 0.02)
+            if data:
+                if self._in_step:
+                    # The board stores before it replies: a budget it has
+                    # not taken by now was not for this frame's writes.
+                    self._in_step = False
+                    assert self.board.cut_file is not None
+                    self.board.cut_file.unlink(missing_ok=True)
+                return data
+            if not self.board.alive():
+                raise self._reboot()
+            if time.monotonic() >= deadline:
+                return b""
+
+    def _reboot(self) -> PowerLost:
+        board = self.board
+        assert board.cut_file is not None
+        report = Path(str(board.cut_file) + ".report")
+        try:
+            note = json.loads(report.read_text())
+            report.unlink()
+        except (OSError, ValueError) as e:
+            raise BoardError(f"the board died without a cut report ({e}): "
+                             f"exit status {board.proc.returncode if board.proc else None}") from e
+        self.step_budget = None
+        self._in_step = False
+        if self.on_cut is not None:
+            self.on_cut(note)
+        board.power_cut()      # already dead: only marks it off
+        board.power_on()
+        parser = frames.FrameParser()
+        deadline = time.monotonic() + 10.0
+        while time.monotonic() < deadline:
+            data = self.inner.read(65536, 0.05)
+            for f in parser.feed(data) if data else []:
+                if f.ftype == P.T_BOOT:
+                    notice = dict(json.loads(f.payload))
+                    notice["last_tick"] = note["tick"]
+                    notice["cut"] = {k: note[k] for k in ("name", "written", "size") if k in note}
+                    if self.off_s:
+                        notice["off_s"] = self.off_s
+                    return PowerLost(notice, note)
+        raise BoardError("no BOOT notice after the power came back")
+
+    def close(self) -> None:
+        self.inner.close()
+
+
 # Board configs kept for the harness's own tests, with what a user should pick
 # instead: fake-pico runs the rp2 HAL on the unix port against a stand-in
 # machine module (hil/fakepico); pico-emu runs the same firmware, flashed as
@@ -253,6 +367,21 @@ def stand_in_note(config: str | Path) -> str | None:
         return None
     return (f"board '{name}' is a stand-in kept for the harness's tests (no pins, no real boot); "
             f"for the Pico firmware without hardware use --board {instead} (docs/pico-emu.md)")
+
+
+def _ram_dir() -> str | None:
+    """Where a board's own flash folder goes: a RAM file system when the
+    machine has one (``/dev/shm``), else the usual temporary folder.
+
+    The firmware saves its record after STEP frames by writing a file and
+    renaming it over the old one; on a disk file system (ext4) that rename
+    forces the data out to the disk, which costs the closed loop a
+    millisecond or more per frame (docs/benchmarks.md, "Where a tick goes").
+    A RAM folder still outlives the board's process, which is all a power
+    cut needs; the folder is removed when the board stops.
+    """
+    shm = Path("/dev/shm")
+    return str(shm) if shm.is_dir() and os.access(shm, os.W_OK | os.X_OK) else None
 
 
 def serve(board: str = "virtual", heapsize: str = "192K", flash: Path | None = None) -> int:

@@ -34,9 +34,13 @@ def default_workers() -> int:
 
 
 @contextmanager
-def dask_client(workers: int | None = None, scheduler: str | None = None) -> Iterator[Any]:
+def dask_client(workers: int | None = None, scheduler: str | None = None,
+                warm: Callable[[], Any] | None = None) -> Iterator[Any]:
     """A Dask client: to ``scheduler`` when given, else to a LocalCluster of
-    ``workers`` single-threaded worker processes (default one per core)."""
+    ``workers`` single-threaded worker processes (default one per core).
+    ``warm``, if given, runs once on every worker of that LocalCluster
+    before the client is handed out, as part of the cluster's start (the
+    imports a first run would otherwise pay for)."""
     from distributed import Client, LocalCluster
 
     if scheduler is not None:
@@ -46,6 +50,8 @@ def dask_client(workers: int | None = None, scheduler: str | None = None) -> Ite
     n = workers or default_workers()
     with LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
                       silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
+        if warm is not None:
+            client.run(warm)
         yield client
 
 

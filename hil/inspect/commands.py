@@ -24,8 +24,18 @@ from hil.transport.frames import Reply
 from hil.transport.link import SerialLink
 
 C = contract.C
-# Operator commands by name (codes.py CMD_*, names.py CMD_NAMES).
+# Commands by name: names.py's CMD_NAMES, and for a code it does not name
+# yet, codes.py's own name in lower case (CMD_MAINTENANCE: maintenance).
 COMMANDS: dict[str, int] = {name: code for code, name in enumerate(C.CMD_NAMES) if name}
+for _key, _code in sorted(vars(C).items()):
+    if _key.startswith("CMD_") and isinstance(_code, int) and _code not in COMMANDS.values():
+        COMMANDS[_key[4:].lower()] = _code
+COMMAND_NAMES: dict[int, str] = {code: name for name, code in COMMANDS.items()}
+# Command results by code, the same way (E_UNSUPPORTED: unsupported).
+RESULTS: dict[int, str] = dict(enumerate(C.RESULT_NAMES))
+for _key, _code in sorted(vars(C).items()):
+    if _key.startswith("E_") and isinstance(_code, int):
+        RESULTS.setdefault(_code, _key[2:].lower())
 
 
 class CommandError(ValueError):
@@ -162,16 +172,19 @@ def cmd_cmd(args: argparse.Namespace) -> int:
         code, arg = parse_command(args.name, args.value, period)
         reply = client.command(code, arg)
     result = reply.result
-    name = C.RESULT_NAMES[result] if 0 <= result < len(C.RESULT_NAMES) else f"result {result}"
+    name = RESULTS.get(result, f"result {result}")
     if result == C.E_STATE:
         name = f"refused in state {reply.status.state_name}"
-    out.print(f"{C.CMD_NAMES[code]}: {name.replace('_', ' ')}", markup=False)
+    out.print(f"{COMMAND_NAMES[code]}: {name.replace('_', ' ')}", markup=False)
     _print_events(out, reply, period)
     out.print(render.status_line(reply.status, period), markup=False, soft_wrap=True)
     if code == C.CMD_TEST_RESET and result == C.OK:
         out.print("the board restarts with its therapy and alarm log erased")
+    if code == C.CMD_MAINTENANCE and result == C.OK:
+        out.print("the board restarts to its REPL (Ctrl-C on) this once, for mpremote; "
+                  "the reset after that runs the controller")
     return 0 if result == C.OK else 1
 
 
-__all__ = ["COMMANDS", "CommandError", "argument_help", "board_client", "cmd_cmd", "cmd_info", "cmd_log",
-           "cmd_monitor", "cmd_status", "parse_command"]
+__all__ = ["COMMANDS", "COMMAND_NAMES", "RESULTS", "CommandError", "argument_help", "board_client",
+           "cmd_cmd", "cmd_info", "cmd_log", "cmd_monitor", "cmd_status", "parse_command"]

@@ -145,17 +145,22 @@ class HilBoardDriver(Driver):
     @Driver.check_active
     @step()
     def flash(self) -> None:
-        """Put the firmware on the board: for a Pico, the mpremote commands of
-        :func:`hil.board.flash.plan` for ``board``; for a virtual board,
+        """Put the firmware on the board: for a Pico, maintenance mode if the
+        controller runs (:func:`hil.board.flash.enter_maintenance`), then the
+        mpremote commands of :func:`hil.board.flash.plan` for ``board``; for a virtual board,
         compile it (it runs that build on its next power-on)."""
         from hil.board.build import compile_firmware
 
         if self.virtual:
             compile_firmware()
             return
-        from hil.board.flash import plan
+        from hil.board.flash import enter_maintenance, plan
 
-        for i, cmd in enumerate(plan(self.wait_port(), self.board)):
+        port = self.wait_port()
+        # A board running the controller ignores Ctrl-C: it is asked to
+        # restart to its REPL first (NotFlashed if it refuses).
+        enter_maintenance(port)
+        for i, cmd in enumerate(plan(port, self.board)):
             proc = subprocess.run(cmd, capture_output=True, text=True)
             # The first command makes folders that may exist: only the copy must succeed.
             if proc.returncode and i > 0:

@@ -15,6 +15,8 @@ from array import array
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Protocol
 
+import numpy as np
+
 from hil.board.firmware import TherapyLimits
 from hil.transport import contract, frames
 from hil.transport.client import BoardClient, BoardReset
@@ -117,13 +119,26 @@ class BoardRun:
         self._status_seen()
 
 
-def actuators_from(status: Status) -> "object":
-    """The firmware's outputs as the plant's actuator values (physical units)."""
+def flowing_ticks(out: array, k: int, threshold: int) -> int:
+    """Of the first ``k`` samples in ``out`` (wire counts), how many show
+    blood flowing: measured flow at least ``threshold``, sample not missing."""
+    rows = np.frombuffer(out, dtype=np.int16).reshape(-1, _CHANNELS)[:k]
+    return int(np.count_nonzero((rows[:, contract.Q_BLOOD] >= threshold)
+                                & (rows[:, contract.FLAGS] >= 0)))
+
+
+def actuators_from(status: Status, bolus_base_u: float = 0.0) -> "object":
+    """The firmware's outputs as the plant's actuator values (physical units).
+
+    The status's bolus total is what the board released into the line
+    (cumulative); the plant gives each increase once. ``bolus_base_u`` is
+    added to it: what the plant was given before the board's last restart
+    beyond what the board counts as given (:meth:`ClosedLoop._rebooted`)."""
     from host.plant import Actuators
 
     return Actuators(pump_ml_min=float(status.pump_ml_min), clamp_open=status.clamp_open,
                      heparin_u_h=float(status.heparin_u_h),
-                     heparin_bolus_u=float(status.bolus_total_u))
+                     heparin_bolus_u=float(status.bolus_total_u) + bolus_base_u)
 
 
 class ClosedLoop(BoardRun):
@@ -175,6 +190,8 @@ class ClosedLoop(BoardRun):
         # Windows [start, end) of plant ticks whose sensor samples never
         # reach the board (sensor link down): sent flagged as missing.
         self.outages: list[tuple[int, int]] = []
+        # Plant bolus total = board bolus total + base (see _rebooted).
+        self.bolus_base_u = 0.0
         reply = client.status()
         self._take_reply(reply)
         if self.status.tick != plant.tick:
@@ -224,11 +241,14 @@ class ClosedLoop(BoardRun):
                 return
             n = min(target - plant.tick, self.max_batch)
             act = self.act
-            snap = plant.snapshot()
             if nxt is not None and nxt.fits(plant.tick, n, act):
+                # The batch ahead started from this very state: its
+                # snapshot is the one a rewind needs.
+                snap = nxt.start
                 out = nxt.apply(plant)
                 self.stats.ahead_used += 1
             else:
+                snap = plant.snapshot()
                 out = array("h")
                 plant.advance(act, n, out)
             if self.outages:
@@ -291,20 +311,33 @@ class ClosedLoop(BoardRun):
             raise LoopError(f"board reports tick {reply.status.tick} (+{self.offset}), "
                             f"plant is at {plant.tick}")
         if before.state == C.RUNNING:
-            q = out[contract.Q_BLOOD::_CHANNELS][:k]
-            flags = out[contract.FLAGS::_CHANNELS][:k]
-            thr = self.flowing_threshold
-            flowing = sum(1 for v, f in zip(q, flags) if v >= thr and f >= 0)
+            flowing = flowing_ticks(out, k, self.flowing_threshold)
             cart = before.cartridge
             stats.flow_ticks_by_cartridge[cart] = stats.flow_ticks_by_cartridge.get(cart, 0) + flowing
         self.status = reply.status
         if reply.status.outputs() != before.outputs():
-            self.act = actuators_from(reply.status)
+            self.act = actuators_from(reply.status, self.bolus_base_u)
         self._take_events(reply.events)
         self._status_seen()
 
+    def _unpowered(self, off_s: float) -> None:
+        """Advance the plant ``off_s`` virtual seconds with the board off: the
+        pump stopped, the clamp closed, no heparin (nothing new into the line)."""
+        from host.plant import Actuators
+
+        off = Actuators(pump_ml_min=0.0, clamp_open=False, heparin_u_h=0.0,
+                        heparin_bolus_u=self.act.heparin_bolus_u)
+        ticks = round(off_s / self.plant.period_s) if hasattr(self.plant, "period_s") else 0
+        if ticks:
+            self.plant.advance(off, ticks, None)
+
     def _rebooted(self, notice: dict[str, Any]) -> None:
-        """The board is up again at tick 0: line its clock up with the plant's."""
+        """The board is up again at tick 0: line its clock up with the plant's.
+        A board that cut its own power (``off_s`` in the notice: a cut inside
+        a storage write, :class:`~hil.board.virtual.CutBench`) stayed off
+        that long first."""
+        if notice.get("off_s"):
+            self._unpowered(float(notice["off_s"]))
         self.stats.resets += 1
         self.offset = self.plant.tick
         self.observers.boot(self.plant.tick, notice)
@@ -312,7 +345,11 @@ class ClosedLoop(BoardRun):
         if reply.status.tick != 0:
             raise LoopError(f"board restarted at tick {reply.status.tick}, expected 0")
         self.status = reply.status
-        self.act = actuators_from(self.status)
+        # The board restores its bolus total and counts all of it as given
+        # (a bolus it held when the power went is dropped, never given on
+        # boot): the plant's total carries on from what it was given.
+        self.bolus_base_u = self.act.heparin_bolus_u - float(self.status.bolus_total_u)
+        self.act = actuators_from(self.status, self.bolus_base_u)
         self._take_events(reply.events)
         self._status_seen()
 
@@ -333,17 +370,12 @@ class ClosedLoop(BoardRun):
             LoopError: the board has no power control (None: a serial port).
         """
         from hil.board.providers import power_control
-        from host.plant import Actuators
 
         switch = power_control(power)
         if switch is None:
             raise LoopError("the harness cannot switch this board's power (no power control)")
         switch.off()
-        off = Actuators(pump_ml_min=0.0, clamp_open=False, heparin_u_h=0.0,
-                        heparin_bolus_u=float(self.status.bolus_total_u))
-        ticks = round(off_s / self.plant.period_s) if hasattr(self.plant, "period_s") else 0
-        if ticks:
-            self.plant.advance(off, ticks, None)
+        self._unpowered(off_s)
         switch.on()
         notice = self.client.wait_boot()
         self._rebooted(notice)

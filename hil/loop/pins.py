@@ -21,7 +21,15 @@ time:
 - the host polls the board's status every ``poll_every`` periods (1 s by
   default: a host at the bedside, and often enough for the board's link
   supervision), at once when an output changed at the pins, and when a
-  step is due; the events the board reports carry their own ticks.
+  step is due; the events the board reports carry their own ticks;
+- between polls, several periods go in one command to the emulator: the
+  plant is computed ahead on the assumption that the board's outputs stay
+  as they were at the last boundary and its heparin step pulses keep their
+  pattern, and the emulator sets each period's inputs at its boundary only
+  while what it reads there is what was assumed; it stops at the first
+  boundary where it is not, and the plant is taken back to that boundary.
+  The board never gets an input computed from outputs it did not have, so
+  the run is the one a command per period gives, to the instruction.
 
 Run ticks are host periods since the loop started (the plant's ticks); the
 board's event ticks are lined up with them by the offset seen at the first
@@ -60,11 +68,16 @@ class PinLoop(BoardRun):
             whenever a step is due.
         flowing_threshold: plant flow (0.1 mL/min) counted as blood flowing.
         observers: the run's bus (``event``, ``boot``, ``status``).
+        batch: periods in one command to the emulator at most (1: one
+            command per period; the run is the same either way); by
+            default :attr:`default_batch`.
     """
+
+    default_batch = 10
 
     def __init__(self, client: BoardClient, hello: dict[str, Any], plant: Any, board: Any,
                  poll_every: int = 10, flowing_threshold: int = 500,
-                 observers: Observers | None = None) -> None:
+                 observers: Observers | None = None, batch: int | None = None) -> None:
         self.client = client
         self.hello = hello
         self.plant = plant
@@ -74,6 +87,9 @@ class PinLoop(BoardRun):
         self.period_ns = int(hello["period_ms"]) * 1_000_000
         self.period_s = hello["period_ms"] / 1000.0
         self.poll_every = max(1, int(poll_every))
+        self.batch = max(1, int(self.default_batch if batch is None else batch))
+        self._last: dict[str, Any] | None = None   # the reading at the last boundary
+        self._hist: list[int] = []     # step pulses counted in each of the last periods
         self.flowing_threshold = flowing_threshold
         pins = cfg["pins"]
         cal = cfg["calibration"]
@@ -148,10 +164,71 @@ class PinLoop(BoardRun):
             while reply["t"] >= self.next_boundary:
                 self._boundary(reply)
 
-    def _boundary(self, reply: dict[str, Any]) -> None:
-        """A period ends: outputs in, plant one period on, inputs out."""
+    def _batch(self, k: int) -> None:
+        """Up to ``k`` periods in one command (see the module docstring)."""
+        plant, last, pin = self.plant, self._last, self._step_pin
+        assert last is not None
+        prior = self._steps
+        totals = self._predict(k)
+        totals[0] = max(totals[0], prior)
+        edges = [totals[0] - prior, *totals[1:]]
+        enabled = self._enabled(last)
+        snap = plant.snapshot()
+        tick0 = self.tick
+        sent = dict(self._sent)
+        samples: list[tuple[int, ...]] = []
+        plans: list[dict[str, Any]] = []
+        for j in range(k):
+            out = array("h")
+            plant.advance(self._actuators(last, totals[j] if enabled else 0), 1, out)
+            samples.append(tuple(out))
+            if j < k - 1:
+                plans.append(self._changes(samples[j], sent))
+        cmd: dict[str, Any] = dict(self._pending)
+        self._pending.clear()
+        cmd["periods"] = {"first": self.next_boundary, "every": self.period_ns, "count": k,
+                          "sig": last["sig"], "edges": {pin: edges}, "inputs": plans}
+        cmd["read"] = self._read
+        reply = self.emu.command(**cmd)
+        if reply.get("log"):
+            self.pin_events += reply["log"]
+        readings = reply["periods"]
+        ahead = len(readings) == k and all(
+            r["sig"] == last["sig"] and r["edges"].get(pin, 0) == edges[j] for j, r in enumerate(readings))
+        if not ahead:
+            plant.restore(snap)        # and on again with what the board did
+        for j, r in enumerate(readings):
+            self._steps += r["edges"].get(pin, 0)
+            self._boundary(r, (samples[j], tick0 + j) if ahead else None)
+            if j < len(readings) - 1:
+                # The emulator set these inputs at this boundary already.
+                if self._pending != plans[j]:
+                    raise LoopError(f"inputs computed ahead {plans[j]} differ from {self._pending}")
+                self._pending.clear()
+
+    def _predict(self, k: int) -> list[int]:
+        """Step pulses in each of the next ``k`` periods: the pattern of the
+        last ones repeated if they have one (the syringe's integer phase
+        accumulator gives a periodic one at a steady rate), else none."""
+        h = self._hist
+        for p in range(1, 65):
+            n = max(2 * p, 48)       # long enough that a shorter period is not seen by chance
+            if len(h) < n:
+                break
+            if h[-n + p:] == h[-n:-p]:
+                return [h[len(h) - p + j % p] for j in range(k)]
+        return [0] * k
+
+    def _boundary(self, reply: dict[str, Any], ahead: tuple[tuple[int, ...], int] | None = None) -> None:
+        """A period ends: outputs in, plant one period on, inputs out.
+        ``ahead``: the plant's sample and tick at this boundary, when the
+        plant has been advanced past it already with these outputs."""
         # The step pulses of the period, counted while the driver is enabled.
         steps, self._steps = self._steps, 0
+        self._hist.append(steps)
+        if len(self._hist) > 128:
+            del self._hist[0]
+        self._last = reply
         if not self._enabled(reply):
             steps = 0
         self.heparin_steps.append(min(steps, 65535))
@@ -162,12 +239,15 @@ class PinLoop(BoardRun):
             # The board changed an output: the host looks at its status now.
             self.outputs = outputs
             self.changed = True
-            self.pin_log.append((self.tick, *outputs))
-        out = array("h")
-        plant = self.plant
-        plant.advance(act, 1, out)
-        self.sample = s = tuple(out)
-        self._inputs(s)
+            self.pin_log.append((self.tick if ahead is None else ahead[1], *outputs))
+        if ahead is None:
+            out = array("h")
+            self.plant.advance(act, 1, out)
+            s = tuple(out)
+        else:
+            s = ahead[0]
+        self.sample = s
+        self._inputs(s, reply["t"])
         st = self.status
         if st.state == C.RUNNING and s[3] >= self.flowing_threshold:
             flows = self.stats.flow_ticks_by_cartridge
@@ -211,20 +291,24 @@ class PinLoop(BoardRun):
         return (pump, bool(clamp["out"] and clamp["level"]),
                 pins[str(p["heparin_enable"])]["level"] == 1)
 
-    def _inputs(self, s: tuple[int, ...]) -> None:
+    def _inputs(self, s: tuple[int, ...], t_ns: int) -> None:
         """The next period's inputs from the plant's sample (only what changed is sent)."""
+        changes = self._changes(s, self._sent)
+        if "inputs" in changes:
+            self.input_events.append((t_ns, "air", s[4] & C.FLAG_AIR))
+        self._pending.update(changes)
+
+    def _changes(self, s: tuple[int, ...], sent: dict[str, Any]) -> dict[str, Any]:
+        """The inputs for a sample that differ from ``sent`` (which takes them)."""
         p = self.pins
         want = {
             "adc": adc_inputs(self.cfg, (s[0], s[1], s[2])),
             "inputs": {str(p["air_detect"]): self._air[0] if s[4] & C.FLAG_AIR else self._air[1]},
             "pulses": {str(p["flow_pulse"]): max(0, s[3]) * self._hz_per_q},
         }
-        for k, v in want.items():
-            if self._sent.get(k) != v:
-                if k == "inputs":
-                    self.input_events.append((self.emu.t_ns, "air", s[4] & C.FLAG_AIR))
-                self._sent[k] = v
-                self._pending[k] = v
+        changes = {k: v for k, v in want.items() if sent.get(k) != v}
+        sent.update(changes)
+        return changes
 
     # -- the driver the board's link and power ask -----------------------------------
 
@@ -244,7 +328,13 @@ class PinLoop(BoardRun):
             target = end_tick if horizon is None else min(end_tick, horizon())
             if self.tick >= target:
                 return
-            self._advance(self.next_boundary, False)
+            # To the next poll, the target or the batch's end, whichever is first.
+            k = min(target, (self.tick // self.poll_every + 1) * self.poll_every,
+                    self.tick + self.batch) - self.tick
+            if k >= 2 and self._last is not None and "sig" in self._last:
+                self._batch(k)
+            else:
+                self._advance(self.next_boundary, False)
             if self.changed or self.tick % self.poll_every == 0 or self.tick >= target:
                 self.changed = False
                 self.poll()

@@ -40,6 +40,7 @@ class Batch:
     out: array
     end_state: Any
     trace_rows: list
+    start: Any = None    # the plant's snapshot at tick0, before the batch
 
     def fits(self, tick: int, n: int, act: object) -> bool:
         """Whether this batch is the one the loop would compute now."""
@@ -66,4 +67,4 @@ def ahead(plant: Any, act: object, n: int) -> Batch:
     end_state = plant.snapshot()
     new_rows = rows[n_rows:] if rows is not None else []
     plant.restore(start)
-    return Batch(tick0, n, act, out, end_state, new_rows)
+    return Batch(tick0, n, act, out, end_state, new_rows, start)

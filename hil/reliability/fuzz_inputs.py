@@ -102,14 +102,18 @@ class Generator:
                 ok = {C.E_TEST_ONLY}
             return code, arg, frozenset(ok)
         if r < 0.8:
-            return rng.choice([0] + list(range(C.CMD_TIME_SCALE + 1, 256))), \
+            return rng.choice([0] + list(range(C.CMD_MAINTENANCE + 1, 256))), \
                 rng.randint(-2**31, 2**31 - 1), frozenset({C.E_UNKNOWN})
         code, arg, res = rng.choice([
             (C.CMD_PRIME, 0, C.E_STATE), (C.CMD_RESUME, 0, C.E_STATE),
             (C.CMD_CONFIRM_EXCHANGE, 0, C.E_STATE), (C.CMD_HEPARIN_START, 0, C.E_STATE),
             (C.CMD_OVERRIDE_APTT, 0, C.E_STATE), (C.CMD_SET_WEIGHT, 700, C.E_STATE),
             (C.CMD_REQUEST_EXCHANGE, 0, C.E_STATE), (C.CMD_ACK_ALARMS, 0, C.E_STATE),
-            (C.CMD_AUDIO_PAUSE, 0, C.E_CONDITION)])
+            (C.CMD_AUDIO_PAUSE, 0, C.E_CONDITION),
+            # The set-up state is a therapy under way: neither forgetting it
+            # nor going to maintenance is allowed there.
+            (C.CMD_TEST_RESET, 0, C.E_STATE if self.test_mode else C.E_TEST_ONLY),
+            (C.CMD_MAINTENANCE, 0, C.E_STATE)])
         return code, arg, frozenset({res})
 
     def benign(self, seq: int | None = None) -> tuple[bytes, Expect]:

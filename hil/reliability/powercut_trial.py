@@ -1,6 +1,8 @@
-"""Power-cut campaign: the trial driver. The bench end of the link to a
-board that may cut its own power (:class:`CutBench`), and the rig that runs
-one therapy and cuts its power trial after trial (:class:`Campaign`)."""
+"""Power-cut campaign: the trial driver, the rig that runs one therapy and
+cuts its power trial after trial (:class:`Campaign`). The bench end of the
+link to a board that may cut its own power (:class:`CutBench`, with
+:class:`PowerLost`) lives with the virtual board (:mod:`hil.board.virtual`),
+which scenarios share (``power_cut_in_write``)."""
 
 from __future__ import annotations
 
@@ -8,96 +10,20 @@ import json
 import random
 import shutil
 import tempfile
-import time
 from pathlib import Path
 from typing import Any, Callable
 
 from hil.transport import frames
 from hil.transport import contract
-from hil.transport.client import BoardClient, BoardError, BoardReset
+from hil.transport.client import BoardClient
 from hil.board.firmware import board_config_path
-from hil.transport.link import Link, SerialLink
 from hil.loop.closed import ClosedLoop, LoopError
 from hil.run.operator import OperatorPlan, ScriptedOperator
 from hil.reliability.powercut_checks import CutChecks, Trial, read_flash
-from hil.board.virtual import VirtualBoard
+from hil.board.virtual import CutBench, PowerLost, VirtualBoard
 
 C = frames.C
 P = frames.P
-
-
-class PowerLost(BoardReset):
-    """The board died inside a storage write and has been powered on again.
-
-    ``notice`` is its new BOOT notice with ``last_tick`` set to the tick it
-    died at (so that :class:`~hil.loop.closed.ClosedLoop` rewinds the plant there);
-    ``cut`` is the firmware's note of the write it died in.
-    """
-
-    def __init__(self, notice: dict[str, Any], cut: dict[str, Any]) -> None:
-        super().__init__(notice)
-        self.cut = cut
-
-
-class CutBench(Link):
-    """The host end of the link to a board that may cut its own power.
-
-    It passes bytes through a :class:`~hil.transport.link.SerialLink`, remembers the
-    last frame the host sent, and while waiting for a reply watches the
-    board process: if it died on its own (the armed cut), it calls
-    ``on_cut(note)`` (the board is still off: read its flash now), powers
-    the board on, waits for its BOOT notice and raises :class:`PowerLost`.
-    """
-
-    def __init__(self, board: VirtualBoard, on_cut: Callable[[dict[str, Any]], None]) -> None:
-        self.board = board
-        self.inner: Link = SerialLink(board.port)
-        self.name = self.inner.name
-        self.on_cut = on_cut
-        self.last_frame = b""
-
-    def write(self, data: bytes) -> None:
-        if len(data) >= 12 and data[0] == P.SOF:
-            self.last_frame = bytes(data)
-        self.inner.write(data)
-
-    def read(self, max_bytes: int, timeout_s: float) -> bytes:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            data = self.inner.read(max_bytes, 0.02)
-            if data:
-                return data
-            if not self.board.alive():
-                raise self._reboot()
-            if time.monotonic() >= deadline:
-                return b""
-
-    def _reboot(self) -> PowerLost:
-        board = self.board
-        assert board.cut_file is not None
-        report = Path(str(board.cut_file) + ".report")
-        try:
-            note = json.loads(report.read_text())
-            report.unlink()
-        except (OSError, ValueError) as e:
-            raise BoardError(f"the board died without a cut report ({e}): "
-                             f"exit status {board.proc.returncode if board.proc else None}") from e
-        self.on_cut(note)
-        board.power_cut()      # already dead: only marks it off
-        board.power_on()
-        parser = frames.FrameParser()
-        deadline = time.monotonic() + 10.0
-        while time.monotonic() < deadline:
-            data = self.inner.read(65536, 0.05)
-            for f in parser.feed(data) if data else []:
-                if f.ftype == P.T_BOOT:
-                    notice = dict(json.loads(f.payload))
-                    notice["last_tick"] = note["tick"]
-                    return PowerLost(notice, note)
-        raise BoardError("no BOOT notice after the power came back")
-
-    def close(self) -> None:
-        self.inner.close()
 
 
 class Campaign(CutChecks):

@@ -152,8 +152,9 @@ class ScriptedOperator:
             self.waiting_to_start = True
             self.refused_starts = 0
             self.schedule(now + self.ticks(self.plan.start_delay_min), "start")
-        elif (e.kind == C.EV_EXCHANGE_DUE and e.code < self._max_cartridges()
-              and self.plan.confirms_exchange):
+        elif e.kind == C.EV_EXCHANGE_DUE and self.plan.confirms_exchange:
+            # The board asks for an exchange only while another cartridge is
+            # allowed (its therapy.max_cartridges): it is the authority.
             self.schedule(now + self.ticks(self.plan.exchange_delay_min), "exchange")
         elif e.kind == C.EV_STATE and e.code == C.SAFE:
             self.trips += 1
@@ -164,9 +165,6 @@ class ScriptedOperator:
             # state with an alarm to acknowledge (no state event for that).
             if self.plan.acknowledges_alarms:
                 self.schedule(now + self.ticks(self.plan.ack_delay_min), "acknowledge")
-
-    def _max_cartridges(self) -> int:
-        return int(getattr(self.loop, "max_cartridges", 7))
 
     def run_due(self) -> None:
         """Carry out every action planned for the current tick or earlier."""

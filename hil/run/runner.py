@@ -47,7 +47,8 @@ from hil.run.operator import OperatorPlan, ScriptedOperator
 from hil.loop.pacing import Pacer
 from hil.output.recording import Recorder, timeline_digest
 from hil.scenario import Scenario, Step
-from hil.run.session import Session, make_plant, patient_params
+from hil.run.session import RunSetupError, Session, make_plant, patient_params
+from hil.run.cutboard import CutPowerBoards
 from hil.run.steps import StepRunner, TimelineWriter
 
 C = frames.C
@@ -68,7 +69,8 @@ class RunOptions:
         timeout_s: the client's wait for one reply (wall clock; guards the link only).
         record_dir: where to write a recording of the run (None: no recording).
         firmware_log: file for the virtual board's own output.
-        heapsize: the virtual board's MicroPython heap.
+        heapsize: the virtual board's MicroPython heap; None: the scenario's
+            (``board: {heapsize: ..}``), else 192K, as a Pico.
         progress: called with (virtual seconds done, virtual seconds planned).
         observers: more listeners for the run's bus (:mod:`hil.run.observers`).
         provider: the board kind to run on (:mod:`hil.board.providers`, e.g.
@@ -84,7 +86,7 @@ class RunOptions:
     timeout_s: float | None = None
     record_dir: str | None = None
     firmware_log: str | None = None
-    heapsize: str = "192K"
+    heapsize: str | None = None
     progress: Callable[[float, float], None] | None = field(default=None, repr=False)
     observers: tuple[Any, ...] = field(default=(), repr=False)
     provider: BoardProvider | None = field(default=None, repr=False)
@@ -121,6 +123,9 @@ class ScenarioResult:
     timeline: Timeline
     steps: list[StepDone]
     hello: dict[str, Any] = field(default_factory=dict)
+    # The board answered but the run was refused before it began (its
+    # settings differ from the scenario's, or it could not be reset).
+    setup_refused: bool = False
     diag: dict[str, Any] = field(default_factory=dict)
     virtual_s: float = 0.0
     wall_s: float = 0.0
@@ -254,6 +259,7 @@ class ScenarioRun:
                 result.error = str(e)
             except (LinkError, BoardError, LoopError, OSError) as e:
                 result.outcome = "error"
+                result.setup_refused = isinstance(e, RunSetupError)
                 result.error = f"{type(e).__name__}: {e} (at t={self.tl.t(self.tl.end_tick):g} s)"
         result.wall_s = round(time.perf_counter() - t_wall, 3)
         result.finished_at = _now()
@@ -267,9 +273,17 @@ class ScenarioRun:
             return ReplayBoards(self.replay_link)
         if self.opts.provider is not None:
             return self.opts.provider
+        heap = self.opts.heapsize or self.sc.board.heapsize
         if port is None:
             log = Path(self.opts.firmware_log) if self.opts.firmware_log else None
-            return VirtualBoards(str(_board_config(self.sc, self.opts, tmp)), self.opts.heapsize, log=log)
+            # heap_peak_kb is measured only by a board that keeps heap statistics.
+            stats = any(m.quantity == "heap_peak_kb" for m in self.sc.measurements)
+            kind = CutPowerBoards if "cut" in self.sc.needs() else VirtualBoards
+            return kind(str(_board_config(self.sc, self.opts, tmp)), heap or "192K", log=log, heap_stats=stats)
+        if self.sc.board.heapsize is not None:
+            raise ScenarioSkipped(f"{self.sc.name} runs in a {heap} heap (board: heapsize, line "
+                                  f"{self.sc.line_of.get('board', 0)}): it needs a virtual board; "
+                                  f"the board on {port} has its own heap")
         return SerialPortBoards(port)
 
     def _start_recorder(self) -> None:
@@ -296,6 +310,9 @@ class ScenarioRun:
         if "power" in sc.needs() and board.power is None:
             raise ScenarioSkipped(f"{sc.name} cuts the board's power: it needs a virtual board, "
                                   f"the harness cannot switch {port}")
+        if "cut" in sc.needs() and not hasattr(board, "arm_cut"):
+            raise ScenarioSkipped(f"{sc.name} cuts the power inside a storage write: it needs a "
+                                  f"virtual board this run starts, not a {board.kind} board")
         self._start_recorder()
         session.recorder = self.recorder
         for o in opts.observers:   # before open(), so that they hear HELLO too

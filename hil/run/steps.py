@@ -39,11 +39,19 @@ class TimelineWriter:
         cause = notice.get("cause")
         if isinstance(cause, int) and 0 <= cause < len(C.RESET_NAMES):
             cause = C.RESET_NAMES[cause]
-        tl.add_event(tick, {"type": "boot", "cause": cause, "last_tick": notice.get("last_tick")})
+        rec: dict[str, Any] = {"type": "boot", "cause": cause, "last_tick": notice.get("last_tick")}
+        if "cut" in notice:
+            # The board cut its own power inside a storage write
+            # (power_cut_in_write): which file, how much of it was written.
+            rec["cut_in_write"] = notice["cut"]
+        off = round(float(notice.get("off_s") or 0) / tl.period_s)
+        if off:
+            tl.power_off(tick - off, tick)
+        tl.add_event(tick, rec)
         # The state the board comes back in is a state entered at its boot.
         state = notice.get("state")
         if isinstance(state, int) and 0 <= state < len(C.STATE_NAMES):
-            rec: dict[str, Any] = {"type": "state", "to": C.STATE_NAMES[state]}
+            rec = {"type": "state", "to": C.STATE_NAMES[state]}
             was = tl.status_at(tick)
             if was is not None:
                 rec["from"] = was.state_name

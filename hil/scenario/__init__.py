@@ -13,8 +13,10 @@ measurements, the scenario, the schema's names),
 :mod:`~hil.scenario.actions` (every step action, declared once) and
 :mod:`~hil.scenario.quantities` (every measurable quantity, declared once),
 :mod:`~hil.scenario.reader` with :mod:`~hil.scenario.steps` and
-:mod:`~hil.scenario.checks` (validation). Everything is importable from
-``hil.scenario``.
+:mod:`~hil.scenario.checks` (validation). The checks are decided in
+:mod:`~hil.scenario.expect` on a :mod:`~hil.scenario.timeline`, the
+``alarm_log`` expectation in :mod:`~hil.scenario.alarmlog`. Everything is
+importable from ``hil.scenario``.
 """
 
 from __future__ import annotations

@@ -8,18 +8,21 @@ and the tables of docs/scenarios.md (:func:`table`) all read :data:`ACTIONS`.
 An action's ``apply(run, args)`` gets the run it acts on and the step's
 arguments. ``run`` offers ``plant`` (None on a board that keeps its own
 time), ``period_s``, ``command(code, arg=0)`` (the board's answer by name),
-``loop``, ``session`` (``link``, ``board.power``), ``op`` (the scripted
-operator) and ``tl`` (the run's time line). What ``apply`` returns is the
+``loop``, ``session`` (``link``, ``board.power``, ``client`` for the
+board's LOG and DIAG, ``observers`` to put what it read on the time line,
+``free``: the board keeps its own time), ``op`` (the scripted operator)
+and ``tl`` (the run's time line). What ``apply`` returns is the
 board's answer if the action ``answers`` (``expect_result`` then applies),
 else a note for the record.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from hil.transport import frames
+from hil.transport import contract, frames
 from hil.transport.contract import SENSOR_CHANNELS
 
 C = frames.C
@@ -87,7 +90,8 @@ class Action:
             ``args[kind]`` (``kind``: ``kind`` by default).
         show: how a step shows its args: a format of them, or a function.
         needs: what it needs of the board (``plant``: the host's plant;
-            ``power``: a switchable power supply), each with the reason a
+            ``power``: a switchable power supply; ``cut``: a virtual board
+            whose storage can fail inside a write), each with the reason a
             board without it cannot run the step.
         answers: the board answers it (a command): ``expect_result`` applies.
     """
@@ -155,6 +159,14 @@ def _power_cut(run: Any, a: dict[str, Any]) -> str:
     return f"board back after {a['value']:g} s off; boot notice {notice}"
 
 
+def _power_cut_in_write(run: Any, a: dict[str, Any]) -> str:
+    # The board dies in the next STEP frame, when it stores; the loop
+    # restarts it (hil/run/cutboard.py).
+    run.session.board.arm_cut(a["written"], a["off_s"])
+    return (f"armed: the power fails after {a['written']} B of the next frame's first storage write, "
+            f"off {a['off_s']:g} s")
+
+
 def _confirm_exchange(run: Any, a: dict[str, Any]) -> str:
     if run.plant is not None:
         return C.RESULT_NAMES[run.op.exchange()]
@@ -168,6 +180,40 @@ def _start(run: Any, a: dict[str, Any]) -> str:
         run.plant.connect_patient()
         run.op.connected = True
     return result
+
+
+def _host_silent(run: Any, a: dict[str, Any]) -> str:
+    if not run.session.free:
+        return "no effect: this board takes its time from the host, so its clock stood still as well"
+    if getattr(run.loop, "sleep", True):     # a replay does not wait
+        time.sleep(a["value"])
+    return f"the host sent nothing for {a['value']:g} s (wall clock)"
+
+
+def log_entry(entry: list[int], period_s: float) -> dict[str, Any]:
+    """One entry of the board's alarm log (``[therapy tick, alarm id,
+    priority, value]``) in the names and units of the run's alarm events."""
+    tick, aid, prio, value = entry
+    return {"therapy_tick": tick, "therapy_s": round(tick * period_s, 3),
+            **contract.event_fields(C.EV_ALARM_ON, aid, prio, value, period_s)}
+
+
+def _alarm_log(run: Any, a: dict[str, Any]) -> str:
+    log = run.session.client.alarm_log()
+    period_s = log.get("period_ms", round(run.period_s * 1000)) / 1000.0
+    entries = [log_entry(e, period_s) for e in log.get("entries", [])]
+    run.session.observers.note(run.loop.tick, {"type": "alarm_log", "entries": entries})
+    return f"{len(entries)} entries"
+
+
+def _diag(run: Any, a: dict[str, Any]) -> str:
+    d = run.session.client.diag()
+    kb = {k: round(d[k] / 1024, 3) if isinstance(d.get(k), int) and d[k] >= 0 else None
+          for k in ("heap_total", "mem_alloc", "heap_peak")}
+    rec = {"type": "diag", "heap_total_kb": kb["heap_total"], "heap_live_kb": kb["mem_alloc"],
+           "heap_peak_kb": kb["heap_peak"]}
+    run.session.observers.note(run.loop.tick, rec)
+    return f"heap {kb['mem_alloc']} KB live of {kb['heap_total']} KB"
 
 
 def _command(code: int, arg: Callable[[Any, dict[str, Any]], int] = lambda run, a: 0) -> Any:
@@ -228,6 +274,20 @@ _ACTIONS = (
            _power_cut, Arg("duration", "without power", "s"), show="{value:g} s off",
            needs={"plant": "the harness switches a virtual board's power and the plant runs on while it "
                            "is off", "power": "the harness switches the board's power"}),
+    Action("power_cut_in_write", "board", "the power fails inside the board's next storage write (the first "
+           "of the next STEP frame: the therapy record, or the alarm log), after that many of its bytes "
+           "reached the temporary file, not renamed; off that long, then the board boots on that flash",
+           "power_cut_in_write: {written: 40, off: 30 s}", _power_cut_in_write,
+           fields={"written": Arg("integer", "bytes of the write on the flash", lo=0, hi=100, default=0),
+                   "off": Arg("duration", "without power", "s", key="off_s", default=0)},
+           show="after {written} B, {off_s:g} s off",
+           needs={"plant": "the plant runs on while the board is off",
+                  "power": "the harness switches the board's power",
+                  "cut": "the harness arms the storage of a virtual board it starts itself"}),
+    Action("host_silent", "board", "the host sends the board nothing for that long (wall clock): a board "
+           "that keeps its own time runs on alone; on a board on the host's clock time stands still and it "
+           "has no effect", "host_silent: 12 s", _host_silent,
+           Arg("duration", "without a frame from the host", "s"), show="{value:g} s"),
     Action("hang", "board", "test mode only: the control task stalls; the watchdog resets the board",
            "hang: 3 s", _command(C.CMD_TEST_HANG, lambda run, a: max(1, round(a["value"] / run.period_s))),
            Arg("duration", "stall of the control task", "s"), show="{value:g} s", answers=True),
@@ -244,6 +304,10 @@ _ACTIONS = (
         ("audio_pause", C.CMD_AUDIO_PAUSE, "silence the alarm for 2 min"),
         ("pause", C.CMD_PAUSE, "pause therapy"), ("resume", C.CMD_RESUME, "resume therapy"),
         ("stop", C.CMD_STOP, "stop therapy"))),
+    Action("alarm_log", "operator", "read the board's alarm log (a LOG frame); its entries go on the run's "
+           "time line, for an `alarm_log` expectation", "alarm_log: true", _alarm_log, _FLAG),
+    Action("diag", "board", "read the board's diagnostics (a DIAG frame): its heap goes on the run's time "
+           "line, for the `heap_*` measurements", "diag: true", _diag, _FLAG),
     Action("set_flow", "operator", "blood flow set point", "set_flow: 300",
            _command(C.CMD_SET_FLOW, lambda run, a: a["value"]), Arg("integer", "blood flow", "mL/min"),
            show="{value:g} mL/min", answers=True),
@@ -263,4 +327,4 @@ def table(group: str) -> str:
     return "\n".join(["| action | argument | effect |", "|---|---|---|", *rows])
 
 
-__all__ = ["ACTIONS", "Action", "Arg", "COMMANDS", "RESULTS", "set_fault", "table"]
+__all__ = ["ACTIONS", "Action", "Arg", "COMMANDS", "RESULTS", "log_entry", "set_fault", "table"]

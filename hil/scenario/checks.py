@@ -13,9 +13,11 @@ class _CheckReader:
     """Mixin of the reader: expectations, measurements and limits."""
 
     path: str
+    log_steps: list[str]
 
     def expectation(self, y: Y, index: int) -> Expectation:
-        kinds = ("alarm", "state", "pump_stopped", "no_alarm", "final_state")
+        kinds = ("alarm", "state", "pump_stopped", "no_alarm", "final_state", "alarm_on", "alarm_off",
+                 "alarm_log")
         m = self.mapping(y, f"expectation {index}", kinds + ("priority", "within", "after", "from", "to", "name"))
         kind = self.exactly_one(y, f"expectation {index}", "kind", kinds, m)
         w = f"expectation {index} ({kind})"
@@ -25,13 +27,16 @@ class _CheckReader:
         allowed: dict[str, tuple[str, ...]] = {
             "alarm": ("priority", "within", "after"), "state": ("within", "after"),
             "pump_stopped": ("within", "after"), "no_alarm": ("priority", "from", "to"),
-            "final_state": (),
+            "final_state": (), "alarm_on": ("from", "to"), "alarm_off": ("within", "after"),
+            "alarm_log": (),
         }
         for k in ("priority", "within", "after", "from", "to"):
             if k in m and k not in allowed[kind]:
                 raise self.err(m[k].line, f"'{k}' does not apply to a '{kind}' expectation")
-        if kind == "alarm":
-            kw["target"] = self.text(m["alarm"], "alarm", ALARM_NAMES)
+        if kind in ("alarm", "alarm_on", "alarm_off"):
+            kw["target"] = self.text(m[kind], "alarm", ALARM_NAMES)
+        elif kind == "alarm_log":
+            kw["target"] = self.log_read(m["alarm_log"], w)
         elif kind in ("state", "final_state"):
             kw["target"] = self.text(m[kind], "state", STATE_NAMES)
         elif kind == "pump_stopped":
@@ -39,7 +44,9 @@ class _CheckReader:
             kw["target"] = "stopped"
         else:
             kw["target"] = self.text(m["no_alarm"], "alarm", ALARM_NAMES + ("any",))
-        if kind in ("alarm", "state", "pump_stopped"):
+        if kind == "alarm_on" and "from" not in m:
+            raise self.err(y.line, f"{w} is missing the required key 'from'")
+        if kind in ("alarm", "state", "pump_stopped", "alarm_off"):
             if "within" not in m:
                 raise self.err(y.line, f"{w} is missing the required key 'within'")
             kw["within_s"] = self.duration(m["within"], f"{w} within")
@@ -52,6 +59,17 @@ class _CheckReader:
         if "to" in m:
             kw["until"] = self.when(m["to"], f"{w} to")
         return Expectation(**kw)
+
+    def log_read(self, y: Y, what: str) -> str:
+        """The id of the earlier ``alarm_log`` step an ``alarm_log`` expectation judges."""
+        reads = self.log_steps
+        name = self.text(y, what)
+        sid = name[len("step:"):] if name.startswith("step:") else None
+        if sid is None or sid not in reads:
+            known = ", ".join(f"step:{r}" for r in reads) or "none in this file"
+            raise self.err(y.line, f"{what} names '{name}'; it must name a step that reads the alarm log "
+                           f"(step:<id> of an 'alarm_log' step; known: {known})")
+        return sid
 
     def measurement(self, y: Y, index: int) -> Measurement:
         m = self.mapping(y, f"measurement {index}",

@@ -21,6 +21,7 @@ from typing import Any
 
 from hil.transport import frames
 from hil.scenario import QUANTITIES, Expectation, Measurement, Step, When
+from hil.scenario.alarmlog import judge_log
 from hil.scenario.quantities import Value
 from hil.scenario.timeline import Timeline
 
@@ -80,7 +81,117 @@ def evaluate(x: Expectation, tl: Timeline) -> Check:
                      f"state {x.target} at the end", tl.describe_state(tl.end_tick), x.line)
     if x.kind == "no_alarm":
         return _no_alarm(x, tl)
+    if x.kind == "alarm_on":
+        return _alarm_on(x, tl)
+    if x.kind == "alarm_log":
+        outcome, tick, expected, seen = judge_log(x, tl)
+        return Check(x.describe(), x.kind, outcome, tl.t(tick), expected, seen, x.line)
     return _within(x, tl)
+
+
+_Span = tuple[int, int | None, int | None]
+
+
+def alarm_spans(tl: Timeline, alarm: str) -> list[_Span]:
+    """When an alarm was on, from the run's events: ``(raised, ended,
+    condition_gone)`` ticks (``ended`` None: still on at the end;
+    ``condition_gone`` the tick a latched alarm's condition ended, or None).
+
+    The rules are the firmware's (``firmware/alarms.py``): a raise while the
+    alarm is off turns it on, and a high one latches; a raise while it is on
+    (an escalation) changes nothing here; ``alarm_clear`` ends its
+    condition, and the alarm unless it is latched; ``alarm_ack`` releases a
+    latched alarm whose condition has ended; a restart of the board (or its
+    power cut) ends everything. The events carry the board's exact ticks on
+    either kind of loop, where the status block of a board that keeps its
+    own time is seen only at the host's polls.
+    """
+    spans: list[_Span] = []
+    since: int | None = None
+    active = latched = False
+    gone: int | None = None
+
+    def end(tick: int) -> None:
+        nonlocal since, active, latched, gone
+        if since is not None:
+            spans.append((since, tick, gone))
+        since, active, latched, gone = None, False, False, None
+
+    for e in tl.events:
+        kind, tick = e["type"], e["tick"]
+        if kind == "boot":
+            # Off since the power went, if the harness cut it; else since the reset.
+            end(next((a for a, b in tl.off_windows if a <= tick <= b), tick))
+            continue
+        if e.get("alarm") != alarm:
+            continue
+        if kind == "alarm" and not active:
+            if since is None:
+                since = tick
+            active, latched = True, latched or e["priority"] == "high"
+        elif kind == "alarm_clear" and active:
+            active = False
+            if latched:
+                gone = tick
+            else:
+                end(tick)
+        elif kind == "alarm_ack" and latched and not active:
+            end(tick)
+    if since is not None:
+        spans.append((since, None, gone))
+    return sorted(spans)
+
+
+def _status_off(tl: Timeline, alarm: str, since: int, start: int, stop: int) -> int | None:
+    """The first tick in ``[start, stop)`` whose status block, reported at or
+    after ``since``, shows the alarm neither active nor latched; None if none
+    does. The latch is seen here, in the board's own ``latched`` bits (a
+    board on its own clock reports them at the host's polls)."""
+    bit = 1 << C.ALARM_NAMES.index(alarm)
+    i = max(0, bisect.bisect_right(tl.status_ticks, start) - 1)
+    for tick, s in zip(tl.status_ticks[i:], tl.statuses[i:]):
+        if tick >= stop and tick > start:
+            break
+        if tick >= since and not (s.active | s.latched) & bit:
+            return max(tick, start)
+    return None
+
+
+def _alarm_on(x: Expectation, tl: Timeline) -> Check:
+    """The alarm is on (its condition present, or latched until acknowledged)
+    from the window's start up to its end (what happens at the end's tick,
+    an acknowledgement at ``to: step:ack`` say, is not part of it)."""
+    name = x.describe()
+    expected = f"alarm {x.target} on (active or latched) from {x.after} to {x.until}"
+    start = tl.when_tick(x.after)
+    if start is None:
+        return _anchor_missing(x, tl, x.after, expected)
+    stop = tl.when_tick(x.until)
+    if stop is None:
+        return _anchor_missing(x, tl, x.until, expected)
+    stop = max(start, min(stop, tl.end_tick))
+    spans = alarm_spans(tl, x.target)
+    span = next((sp for sp in spans if sp[0] <= start and (sp[1] is None or sp[1] > start)), None)
+    if span is None:
+        before = [sp for sp in spans if sp[0] <= start]
+        why = (f"it ended at t={tl.t(before[-1][1]):g} s" if before and before[-1][1] is not None
+               else "it had not been raised")
+        return Check(name, x.kind, "fail", tl.t(start), expected,
+                     f"alarm {x.target} off at t={tl.t(start):g} s: {why}", x.line)
+    raised, ended, gone = span
+    if ended is not None and ended < stop:
+        return Check(name, x.kind, "fail", tl.t(ended), expected,
+                     f"alarm {x.target}, raised at t={tl.t(raised):g} s, off at t={tl.t(ended):g} s "
+                     f"({tl.describe_state(ended)})", x.line)
+    seen_off = _status_off(tl, x.target, raised, start, stop)
+    if seen_off is not None:
+        return Check(name, x.kind, "fail", tl.t(seen_off), expected,
+                     f"alarm {x.target}, raised at t={tl.t(raised):g} s, neither active nor latched in the "
+                     f"board's status at t={tl.t(seen_off):g} s ({tl.describe_state(seen_off)})", x.line)
+    how = (f", latched with its condition gone from t={tl.t(gone):g} s on" if gone is not None and gone < stop
+           else ", its condition present throughout")
+    return Check(name, x.kind, "pass", tl.t(stop), expected,
+                 f"on from its raise at t={tl.t(raised):g} s until at least t={tl.t(stop):g} s{how}", x.line)
 
 
 def _no_alarm(x: Expectation, tl: Timeline) -> Check:
@@ -114,13 +225,15 @@ def _within(x: Expectation, tl: Timeline) -> Check:
         expected = f"alarm {x.target}" + (f" of priority {x.priority}" if x.priority else "") + f" {window}"
     elif x.kind == "state":
         expected = f"state {x.target} {window}"
+    elif x.kind == "alarm_off":
+        expected = f"alarm {x.target} off (neither active nor latched) {window}"
     else:
         expected = f"pump stopped and clamp closed {window}"
     start = tl.when_tick(x.after)
     if start is None:
         return _anchor_missing(x, tl, x.after, expected)
     deadline = start + tl.ticks(x.within_s)
-    find = {"alarm": _find_alarm, "state": _find_state}.get(x.kind, _find_stopped)
+    find = {"alarm": _find_alarm, "state": _find_state, "alarm_off": _find_off}.get(x.kind, _find_stopped)
     found_tick, detail, other_priority = find(x, tl, start, deadline)
     if found_tick is not None and found_tick <= deadline:
         return Check(x.describe(), x.kind, "pass", tl.t(found_tick), expected,
@@ -165,6 +278,16 @@ def _find_stopped(x: Expectation, tl: Timeline, start: int, deadline: int) -> _F
                    else f"state {s.state_name}, heparin {s.heparin / 10:g} U/h")
             return found_tick, f"pump 0 mL/min and clamp closed at t={tl.t(found_tick):g} s ({how})", []
     return None, "", []
+
+
+def _find_off(x: Expectation, tl: Timeline, start: int, deadline: int) -> _Found:
+    for raised, ended, _gone in alarm_spans(tl, x.target):
+        if raised <= start and (ended is None or ended > start):
+            if ended is None:
+                return None, "", []
+            how = "the board unpowered" if tl.unpowered(ended) else tl.describe_state(ended)
+            return ended, f"alarm {x.target} off at t={tl.t(ended):g} s ({how})", []
+    return start, f"alarm {x.target} off at t={tl.t(start):g} s", []
 
 
 def _missed(x: Expectation, tl: Timeline, expected: str, start: int, deadline: int,

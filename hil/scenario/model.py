@@ -23,7 +23,8 @@ PRIORITY_NAMES = ("low", "medium", "high")
 EVENT_TYPES = ("state", "alarm", "alarm_clear", "alarm_ack", "cartridge_exchange_due",
                "cartridge_installed", "heparin", "aptt_entered", "primed", "audio_pause",
                "override", "restored", "boot", "command", "patient_connected", "aptt_drawn",
-               "cartridge_exchange", "fault", "step", "aptt_not_entered")
+               "cartridge_exchange", "fault", "step", "aptt_not_entered", "alarm_log",
+               "diag")
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,7 @@ class BoardSpec:
     config: str = "virtual"
     port: str | None = None
     timeout_s: float | None = None         # None: chosen by the runner
+    heapsize: str | None = None            # the virtual board's heap ("64K"); None: the run's
 
 
 @dataclass(frozen=True)
@@ -123,7 +125,8 @@ class Step:
 class Expectation:
     """A check decided on the run's virtual time line."""
 
-    kind: str                 # alarm | state | pump_stopped | no_alarm | final_state | result
+    kind: str                 # alarm | state | pump_stopped | no_alarm | final_state | alarm_on |
+                              # alarm_off | alarm_log | result
     target: str               # alarm id, state name, 'any', ...
     after: When = START
     within_s: float | None = None
@@ -147,6 +150,12 @@ class Expectation:
             return f"no alarm {self.target}{p} from {self.after} to {self.until}"
         if self.kind == "final_state":
             return f"final state {self.target}"
+        if self.kind == "alarm_on":
+            return f"alarm {self.target} on from {self.after} to {self.until}"
+        if self.kind == "alarm_off":
+            return f"alarm {self.target} off within {self.within_s:g} s after {self.after}"
+        if self.kind == "alarm_log":
+            return f"alarm log read at step:{self.target} holds the run's alarms"
         return f"{self.kind} {self.target}"
 
 

@@ -106,11 +106,46 @@ def _count(kind: str, key: str = "") -> Callable[[Any, Any, int, int], Value]:
     return measure
 
 
+def _bolus_decided(m: Any, tl: Any, lo: int, hi: int) -> Value:
+    """The boluses the anticoagulation table decided in the window (the
+    ``bolus_u`` of its heparin events), whether or not given yet."""
+    evs = _events(tl, lo, hi, "heparin")
+    return float(sum(e["bolus_u"] for e in evs)), hi, f"{len(evs)} heparin event(s)"
+
+
 def _exchange_flow_time(m: Any, tl: Any, lo: int, hi: int) -> Value:
     due = _events(tl, lo, hi, "cartridge_exchange_due")
     if not due:
         return None, hi, "no cartridge exchange fell due in the window"
     return due[0]["flow_time_s"] / 3600.0, due[0]["tick"], f"cartridge {due[0]['cartridge']}"
+
+
+def _diag(key: str) -> Callable[[Any, Any, int, int], Value]:
+    """The largest of a heap figure the board reported in the window (``diag`` steps)."""
+    def measure(m: Any, tl: Any, lo: int, hi: int) -> Value:
+        reads = [e for e in _events(tl, lo, hi, "diag") if e.get(key) is not None]
+        if not reads:
+            return None, hi, "no diag step in the window reported it"
+        top = max(reads, key=lambda e: e[key])
+        return float(top[key]), top["tick"], f"largest of {len(reads)} diag reads, at t={top['t_s']:g} s"
+    return measure
+
+
+def _cartridge_time_lost(m: Any, tl: Any, lo: int, hi: int) -> Value:
+    # The first restart in the window: the board's cartridge time in its
+    # last status before it (the record the host saw stored) less the time
+    # it came back with (what it read back from its flash).
+    boots = _events(tl, lo, hi, "boot")
+    if not boots:
+        return None, hi, "no restart of the board in the window"
+    tick = boots[0]["tick"]
+    i = bisect.bisect_left(tl.status_ticks, tick)
+    if i == 0 or i >= len(tl.statuses):
+        return None, tick, f"no status on both sides of the restart at t={tl.t(tick):g} s"
+    before, after = tl.statuses[i - 1], tl.statuses[i]
+    b, a = before.cartridge_used_s(tl.period_s), after.cartridge_used_s(tl.period_s)
+    return b - a, tick, (f"cartridge {before.cartridge}: {b:g} s before the restart at t={tl.t(tick):g} s, "
+                         f"cartridge {after.cartridge}: {a:g} s after it")
 
 
 def _status(get: Callable[[Any], float]) -> Callable[[Any, Any, int, int], Value]:
@@ -134,6 +169,8 @@ _PLANT = (
     ("cartridge_index", "1", "the cartridge in use"),
     ("cartridge_age_h", "h", "the cartridge's time in use"), ("plasma_processed_l", "L", "plasma processed"),
     ("pump_ml_min", "mL/min", "the pump's delivery"), ("heparin_u_h", "U/h", "heparin infused"),
+    ("heparin_line_u", "U",
+     "heparin in the circuit's blood line, not yet in the patient (infusion and boluses)"),
     ("connected", "1", "1 while the patient is connected"), ("endotoxin_eu_ml", "EU/mL", "plasma endotoxin"),
 )
 _QUANTITIES = (
@@ -151,12 +188,27 @@ _QUANTITIES = (
     Quantity("state_time_h", "h", "status", "time spent in a state", _state_time, "state", True),
     Quantity("heparin_rate_u_h", "U/h", "status", "the heparin infusion the board runs",
              _status(lambda s: s.heparin_u_h)),
-    Quantity("bolus_total_u", "U", "status", "heparin given as boluses since the last boot",
+    Quantity("bolus_total_u", "U", "status",
+             "heparin boluses the board released into the blood line "
+             "(one held while the line stands counts once given; restored at boot)",
              _status(lambda s: s.bolus_total_u)),
+    Quantity("bolus_decided_u", "U", "events",
+             "heparin boluses the anticoagulation table decided (its heparin events), "
+             "given or still held", _bolus_decided),
     Quantity("last_aptt_s", "s", "status", "the last aPTT entered", _status(lambda s: s.last_aptt_s)),
     Quantity("pump_ml_min_fw", "mL/min", "status", "the pump rate the board commands",
              _status(lambda s: s.pump_ml_min)),
+    Quantity("heap_total_kb", "KB", "events", "the board's MicroPython heap (largest `diag` read)",
+             _diag("heap_total_kb")),
+    Quantity("heap_live_kb", "KB", "events", "the board's live heap after a collection (largest `diag` read)",
+             _diag("heap_live_kb")),
+    Quantity("heap_peak_kb", "KB", "events", "the most heap in use at a frame boundary (largest `diag` read; "
+             "a board started with heap statistics only)", _diag("heap_peak_kb")),
     Quantity("board_resets", "1", "events", "restarts (power cuts, watchdog)", _count("boot")),
+    Quantity("cartridge_time_lost_s", "s", "events",
+             "at the first restart in the window: the board's cartridge time in its last status before "
+             "it less the time it came back with (0: the record last stored before the cut; negative: "
+             "a newer one)", _cartridge_time_lost),
     Quantity("link_resends", "1", "events", "frames the host sent again",
              lambda m, tl, lo, hi: (float(tl.counters.get("resends", 0)), hi, "")),
 )

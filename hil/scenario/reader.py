@@ -17,6 +17,9 @@ from hil.scenario.source import ScenarioError, Y, _kind, _show, parse_duration
 from hil.scenario.checks import _CheckReader
 from hil.scenario.steps import _StepReader
 
+# The virtual board's MicroPython heap a scenario may ask for (KB): the
+# firmware does not boot in much less; a Pico 2 has 520 KB of RAM in all.
+HEAP_RANGE_KB = (32, 1024)
 # Anchors "<kind>:<name>" whose names are a fixed list.
 _NAMED_ANCHORS = {"alarm": ALARM_NAMES, "state": STATE_NAMES, "event": EVENT_TYPES}
 
@@ -27,6 +30,7 @@ class _Reader(_StepReader, _CheckReader):
     def __init__(self, path: str) -> None:
         self.path = path
         self.step_ids: set[str] = set()
+        self.log_steps: list[str] = []     # ids of the steps that read the alarm log
 
     def err(self, line: int, reason: str) -> ScenarioError:
         return ScenarioError(self.path, line, reason)
@@ -187,7 +191,7 @@ class _Reader(_StepReader, _CheckReader):
         return check_ids(ids, self.path)   # RegistryError is a ScenarioError: file and line
 
     def board(self, y: Y) -> BoardSpec:
-        m = self.mapping(y, "board", ("config", "port", "timeout_s"))
+        m = self.mapping(y, "board", ("config", "port", "timeout_s", "heapsize"))
         kw: dict[str, Any] = {}
         if "config" in m:
             kw["config"] = self.text(m["config"], "board config")
@@ -195,7 +199,25 @@ class _Reader(_StepReader, _CheckReader):
             kw["port"] = self.text(m["port"], "board port")
         if "timeout_s" in m:
             kw["timeout_s"] = float(self.number(m["timeout_s"], "board timeout_s", 0.05, 60))
+        if "heapsize" in m:
+            kw["heapsize"] = self.heapsize(m["heapsize"])
+            if "port" in m:
+                raise self.err(m["heapsize"].line, "board heapsize sets the virtual board's MicroPython "
+                               f"heap; the board on port '{kw['port']}' has its own heap: drop one of them")
         return BoardSpec(**kw)
+
+    def heapsize(self, y: Y) -> str:
+        """A MicroPython heap size, ``64K`` or ``1M`` (as ``micropython -X heapsize=``),
+        within :data:`HEAP_RANGE_KB`."""
+        v = y.value
+        match = re.fullmatch(r"([0-9]+)([KM])", v) if isinstance(v, str) else None
+        if match is None:
+            raise self.err(y.line, f"board heapsize must be a size in K or M such as 64K, not {_show(v)}")
+        kb = int(match.group(1)) * (1024 if match.group(2) == "M" else 1)
+        lo, hi = HEAP_RANGE_KB
+        if not lo <= kb <= hi:
+            raise self.err(y.line, f"board heapsize must be {lo}K..{hi // 1024}M, not {v}")
+        return v
 
     def operator(self, y: Y) -> dict[str, Any]:
         m = self.mapping(y, "operator", OPERATOR_FIELDS)
@@ -248,13 +270,14 @@ class _Reader(_StepReader, _CheckReader):
             sc.device = self.device(m["device"], sc.board, board_line)
         if "operator" in m:
             sc.operator = self.operator(m["operator"])
-        for key, fn, dest in (("steps", self.step, sc.steps), ("expect", self.expectation, sc.expectations),
+        for key, fn, dest in (("steps", self.steps, sc.steps), ("expect", self.expectation, sc.expectations),
                               ("measure", self.measurement, sc.measurements)):
             if key in m:
                 if not isinstance(m[key].value, list):
                     raise self.err(m[key].line, f"'{key}' must be a list")
                 for i, item in enumerate(m[key].value, 1):
-                    dest.append(fn(item, i))
+                    got = fn(item, i)
+                    dest.extend(got if isinstance(got, list) else [got])
         self.check_order(sc)
         return sc
 

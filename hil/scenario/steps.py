@@ -3,10 +3,11 @@ arguments each action declares in :mod:`hil.scenario.actions`."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from hil.scenario.actions import ACTIONS, RESULTS, Action, Arg
-from hil.scenario.model import Step
+from hil.scenario.model import Step, When
 from hil.scenario.source import Y
 
 
@@ -15,9 +16,25 @@ class _StepReader:
 
     path: str
     step_ids: set[str]
+    log_steps: list[str]
+
+    def steps(self, y: Y, index: int) -> list[Step]:
+        """One written step: the step, or with ``repeat: {times: N, every: T}``
+        N copies of it T apart, sharing its id (``step:<id>#k`` is the kth)."""
+        first = self.step(y, index)
+        rep = y.value.get("repeat") if isinstance(y.value, dict) else None
+        if rep is None:
+            return [first]
+        w = f"step {index} repeat"
+        m = self.mapping(rep, w, ("times", "every"), ("times", "every"))
+        times = int(self.number(m["times"], f"{w} times", 2, 1000, integer=True))
+        every = self.duration(m["every"], f"{w} every")
+        if every <= 0:
+            raise self.err(m["every"].line, f"{w} every must be more than 0")
+        return [replace(first, at=When(first.at.anchor, first.at.plus_s + k * every)) for k in range(times)]
 
     def step(self, y: Y, index: int) -> Step:
-        m = self.mapping(y, f"step {index}", ("at", "id", "expect_result", *ACTIONS), ("at",))
+        m = self.mapping(y, f"step {index}", ("at", "id", "expect_result", "repeat", *ACTIONS), ("at",))
         action = ACTIONS[self.exactly_one(y, f"step {index}", "action", tuple(ACTIONS), m)]
         at = self.when(m["at"], f"step {index} 'at'")
         sid = self.text(m["id"], "step id") if "id" in m else f"{action.name}{index}"
@@ -32,6 +49,8 @@ class _StepReader:
                                f"(the steps the board answers: {answered}), not to '{action.name}'")
             expect_result = self.text(m["expect_result"], "command result", RESULTS)
         self.step_ids.add(sid)
+        if action.name == "alarm_log":
+            self.log_steps.append(sid)
         return Step(at=at, action=action.name, args=args, id=sid, line=y.line, expect_result=expect_result)
 
     def step_args(self, action: Action, v: Y, w: str) -> dict[str, Any]:

@@ -131,7 +131,7 @@ STATUS: dict[str, Quantity] = {
     "flow_set": Quantity("flow_set_ml_min", 10, "mL/min"),
     "heparin": Quantity("heparin_u_h", 10, "U/h"),       # being infused
     "last_aptt": Quantity("last_aptt_s", 10, "s"),
-    "bolus_total": Quantity("bolus_total_u", 1, "U"),    # given as boluses since boot
+    "bolus_total": Quantity("bolus_total_u", 1, "U"),    # released into the line as boluses
     "cartridge_used": Quantity("cartridge_used_s", unit=TICKS),   # of blood flow
     "active": Quantity("active"),                        # bit per alarm id
     "latched": Quantity("latched"),

@@ -36,19 +36,34 @@ EVENT = struct.Struct(P.EVENT_FMT)
 CMD = struct.Struct(P.CMD_FMT)
 STEP_HEAD = struct.Struct("<IHH")
 SAMPLE_BYTES = 2 * len(contract.SAMPLE)
+_CRC32 = struct.Struct("<I")
+_SOF = bytes([SOF])
 
 
 class FrameError(ValueError):
     """A frame that cannot be decoded."""
 
 
-def crc8(data: bytes) -> int:
-    """CRC-8/SMBUS (polynomial 0x07, initial value 0), bitwise."""
+def _crc8_bitwise(data: bytes) -> int:
     c = 0
     for b in data:
         c ^= b
         for _ in range(8):
             c = ((c << 1) ^ 0x07) & 0xFF if c & 0x80 else (c << 1) & 0xFF
+    return c
+
+
+_CRC8 = bytes(_crc8_bitwise(bytes([i])) for i in range(256))
+_CRC8_BYTES = [bytes([v]) for v in range(256)]
+
+
+def crc8(data: bytes) -> int:
+    """CRC-8/SMBUS (polynomial 0x07, initial value 0), by a table of the
+    bitwise definition's 256 values."""
+    c = 0
+    t = _CRC8
+    for b in data:
+        c = t[c ^ b]
     return c
 
 
@@ -66,9 +81,8 @@ def encode(ftype: int, seq: int, payload: bytes = b"") -> bytes:
     if len(payload) > P.MAX_PAYLOAD:
         raise FrameError(f"payload of {len(payload)} bytes exceeds {P.MAX_PAYLOAD}")
     head = HEADER.pack(SOF, VERSION, ftype, seq & 0xFF, len(payload), 0)
-    head += bytes([crc8(head)])
-    body = head + payload
-    return body + struct.pack("<I", zlib.crc32(body))
+    body = b"".join((head, _CRC8_BYTES[crc8(head)], payload))
+    return body + _CRC32.pack(zlib.crc32(body))
 
 
 @dataclass
@@ -99,7 +113,7 @@ class FrameParser:
         out: list[Frame] = []
         buf = self.buf
         while True:
-            start = buf.find(bytes([SOF]))
+            start = buf.find(_SOF)
             if start < 0:
                 self.skipped += len(buf)
                 buf.clear()
@@ -124,7 +138,7 @@ class FrameParser:
             if len(buf) < total:
                 break
             body = bytes(buf[: 8 + n])
-            (crc,) = struct.unpack_from("<I", buf, 8 + n)
+            (crc,) = _CRC32.unpack_from(buf, 8 + n)
             if zlib.crc32(body) != crc:
                 self.bad_crc += 1
                 del buf[:1]

@@ -9,6 +9,9 @@ recording wrapper implements the same interface around another link.
 from __future__ import annotations
 
 import abc
+import os
+import select
+import time
 
 import serial
 
@@ -57,14 +60,35 @@ class SerialLink(Link):
         except (serial.SerialException, OSError, ValueError) as e:
             raise LinkError(f"cannot open serial port {port}: {e}") from e
         self._timeout = 1.0
+        # A local port (a tty, a pty) is read and written through its file
+        # descriptor: one select() and one read() per call, without
+        # reconfiguring the port for each new timeout as pyserial's read
+        # does. A URL (socket://, rfc2217://) goes through pyserial.
+        self._fd: int | None = getattr(self.ser, "fd", None)
 
     def write(self, data: bytes) -> None:
         try:
-            self.ser.write(data)
+            if self._fd is None:
+                self.ser.write(data)
+                return
+            view = memoryview(data)
+            deadline = time.monotonic() + 10.0
+            while view:
+                try:
+                    view = view[os.write(self._fd, view):]
+                except BlockingIOError:
+                    pass
+                left = deadline - time.monotonic()
+                if view and not select.select([], [self._fd], [], max(0.0, left))[1]:
+                    raise LinkError(f"serial port {self.name}: write timed out")
+        except LinkError:
+            raise
         except (serial.SerialException, OSError) as e:
             raise LinkError(f"serial port {self.name} failed while writing: {e}") from e
 
     def read(self, max_bytes: int, timeout_s: float) -> bytes:
+        if self._fd is not None:
+            return self._read_fd(max_bytes, timeout_s)
         try:
             if timeout_s != self._timeout:
                 self.ser.timeout = timeout_s
@@ -74,7 +98,22 @@ class SerialLink(Link):
         except (serial.SerialException, OSError) as e:
             raise LinkError(f"serial port {self.name} vanished or failed while reading: {e}") from e
 
+    def _read_fd(self, max_bytes: int, timeout_s: float) -> bytes:
+        fd = self._fd
+        try:
+            if not select.select([fd], [], [], max(0.0, timeout_s))[0]:
+                return b""
+            data = os.read(fd, max_bytes)
+        except BlockingIOError:
+            return b""
+        except (OSError, ValueError, TypeError) as e:
+            raise LinkError(f"serial port {self.name} vanished or failed while reading: {e}") from e
+        if not data:
+            raise LinkError(f"serial port {self.name} vanished while reading (end of file)")
+        return data
+
     def close(self) -> None:
+        self._fd = None
         try:
             self.ser.close()
         except (serial.SerialException, OSError):

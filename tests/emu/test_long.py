@@ -10,6 +10,7 @@ import pytest
 
 from hil.run.runner import RunOptions, ScenarioRun, run_scenario
 from hil.scenario import load, loads
+from tests.emu.test_determinism import run_once, same_run
 
 pytestmark = pytest.mark.pico_emu_long
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,6 +51,18 @@ steps:
   - {id: aptt, at: {after: ready, plus: 3 s}, aptt: 70}
   - {id: start, at: {after: ready, plus: 4 s}, start: true, expect_result: ok}
 """
+
+
+def test_heparin_steps_computed_ahead_give_the_run_of_one_command_per_period(monkeypatch) -> None:
+    # The pin loop computes the plant ahead assuming the step pulses keep
+    # their pattern; the emulator stops where they do not. Priming, blood
+    # flow and a minute and a half of infusion: the same run either way.
+    scenario = loads(_HEPARIN.replace("35 min", "5 min"), "<heparin_ahead>")
+    one = run_once(scenario, batch=1, monkeypatch=monkeypatch)
+    many = run_once(scenario, batch=10, monkeypatch=monkeypatch)
+    assert sum(one["heparin_steps"]) > 100
+    same_run(one, many)
+    assert many["commands"] < one["commands"] / 2, (one["commands"], many["commands"])
 
 
 def test_the_pins_deliver_the_heparin_rate_the_board_reports() -> None:

@@ -1,7 +1,9 @@
 """Deploying the real way: ``make flash PORT=<pty> BOARD=pico`` onto an
 emulated Pico that has nothing but MicroPython's UF2 on erased flash; the
 board reboots into the controller and answers protocol v1 on the same pty,
-and does so again after a power cycle, from what the flash kept."""
+and does so again after a power cycle, from what the flash kept. And again
+onto a board that runs the controller (Ctrl-C off, watchdog on): make flash
+puts it in maintenance mode first (CMD_MAINTENANCE)."""
 
 from __future__ import annotations
 
@@ -79,3 +81,27 @@ def test_hello_names_the_machine_as_the_board_knows_it(flashed_image: Path) -> N
     # The build it runs: make compile BOARD=pico's, named by its content hash.
     from hil.board.build import build_for_board
     assert build_for_board("pico").name.endswith("-" + hello["build"])
+
+
+def test_make_flash_again_over_a_running_controller(flash_copy: Path) -> None:
+    emu, bridge = bridge_for(flash_copy, speed=1.0)
+    try:
+        before = wait_hello(bridge.port)
+        assert before["board"] == "pico-emu" and before["state"] == C.IDLE
+        # Another config, so that the HELLO after shows the new flash.
+        proc = subprocess.run(["make", "-C", str(ROOT), "flash", f"PORT={bridge.port}", "BOARD=pico"],
+                              capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+        assert "pico-emu ran the controller" in proc.stdout and "maintenance mode" in proc.stdout
+        assert ":board.json" in proc.stdout
+        after = wait_hello(bridge.port)
+        assert after["board"] == "pico" and after["hal"] == "rp2"
+        assert after["config"] != before["config"]
+        # mpremote's reset is a forced reboot, not a watchdog timeout.
+        assert after["boot"]["cause"] == 0
+        with bridge.lock:
+            info = emu.info()
+        assert info["boots"] >= 3        # the image's boot, the maintenance boot, mpremote's reset
+    finally:
+        bridge.stop()
+        emu.stop()

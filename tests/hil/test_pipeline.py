@@ -53,3 +53,15 @@ def test_pipelined_loop_gives_the_run_of_the_loop_taking_turns(monkeypatch: pyte
     assert piped.trace_rows == turns.trace_rows
     assert piped.final_status == turns.final_status
 
+
+
+def test_flowing_ticks_counts_flow_at_the_threshold_and_skips_missing_samples() -> None:
+    from array import array
+
+    from hil.transport import contract
+
+    rows = [(0, 0, 0, q, f) for q, f in ((499, 0), (500, 0), (900, contract.FLAG_AIR),
+                                         (900, contract.FLAG_MISSING), (0, 0), (700, 0))]
+    out = array("h", [v for r in rows for v in r])
+    by_rule = [sum(1 for _, _, _, q, f in rows[:k] if q >= 500 and f >= 0) for k in range(7)]
+    assert [closed.flowing_ticks(out, k, 500) for k in range(7)] == by_rule == [0, 0, 1, 2, 2, 2, 3]

@@ -99,3 +99,32 @@ def test_outputs_are_off_while_the_power_is_cut(cut) -> None:
     assert before[-1]["state"] == "running" and float(before[-1]["pump_ml_min"]) == 200
     after = [row for row in rows if float(row["t_s"]) >= cut_t + 30]
     assert after[0]["state"] == "safe"
+
+
+HELD_AT_CUT = """\
+name: bolus_held_at_a_cut
+seed: 52
+duration: 45 min
+operator:
+  lab_turnaround_min: 15
+steps:
+  - {id: pause, at: {after: running, plus: 3 min}, pause: true, expect_result: ok}
+  - {id: low_aptt, at: {after: step:pause, plus: 30 s}, aptt: 50, expect_result: ok}
+  - {id: cut, at: {after: step:pause, plus: 1 min}, power_cut: 10 s}
+expect:
+  - {state: running, within: 10 min, after: event:boot}
+measure:
+  - {name: held, quantity: bolus_total_u, to: step:cut, limits: [0, 0]}
+  - {name: restored_as_given, quantity: bolus_total_u, to: {after: event:boot, plus: 1 s}, limits: [2800, 2800]}
+  - {name: line, quantity: heparin_line_u, stat: max, from: step:low_aptt, limits: [0, 100]}
+"""
+
+
+@pytest.mark.verifies("SR-HEP-5")
+def test_a_bolus_held_when_the_power_fails_never_reaches_the_line() -> None:
+    # The board restores the bolus it held as given (a restart never
+    # repeats one): the plant must not receive it on boot or on resume.
+    r = run_scenario(loads(HELD_AT_CUT, "held.yaml"))
+    assert r.outcome == "pass", r.failure_messages()
+    line = next(c for c in r.verdict.checks if c.name == "line")
+    assert line.value is not None and line.value < 100

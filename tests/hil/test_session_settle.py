@@ -53,6 +53,18 @@ def test_hil_run_two_scenarios_in_a_row_on_one_port_board(tmp_path: Path) -> Non
     assert first["config"] == second["config"] and first["micropython"].startswith("MicroPython")
 
 
+def test_a_refused_scenario_does_not_stop_the_ones_after_it(tmp_path: Path) -> None:
+    from hil.cli import main
+
+    names = ("anticoagulation_raschke_table", "air_in_return_line")
+    with VirtualBoard("virtual") as vb:
+        rc = main(["run", "--port", vb.port, *names, "--out", str(tmp_path), "--quiet"])
+    refused, ran = (json.loads((tmp_path / f"{n}.json").read_text()) for n in names)
+    # The board answered and was refused for its table; the next one ran on it.
+    assert rc == 1 and refused["outcome"] == "error" and "'raschke'" in refused["error"]
+    assert ran["outcome"] == "pass"
+
+
 def test_a_settings_mismatch_is_refused_naming_both_values() -> None:
     sc = load(ROOT / "scenarios" / "anticoagulation_raschke_table.yaml")
     with VirtualBoard("virtual") as vb:

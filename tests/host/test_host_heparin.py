@@ -42,3 +42,20 @@ def test_line_holds_heparin_without_flow() -> None:
     assert heparin.line_delivery(100.0, 0.0, True, 1.0) == 0.0
     assert heparin.line_delivery(100.0, 200.0, False, 1.0) == 0.0
     assert heparin.line_delivery(100.0, 200.0, True, 1.0) == pytest.approx(100.0 * (1.0 - 2.718281828 ** -1.0))
+
+
+def test_course_of_a_bolus_halves_at_its_half_life() -> None:
+    t, c = heparin.course(100.0, (), 180.0, dt_min=0.05)
+    assert c[0] == pytest.approx(100.0 / 40.0)  # U/kg into 40 mL/kg
+    assert all(b < a for a, b in zip(c, c[1:]))  # no infusion: it only falls
+    half = t[int((c <= 0.5 * c[0]).argmax())]
+    assert half == pytest.approx(heparin.bolus_half_life_min(100.0), abs=0.1)
+
+
+def test_course_of_an_infusion_reaches_its_steady_aptt() -> None:
+    rate = heparin.steady_dose_u_kg_h(70.0)
+    t, c = heparin.course(0.0, ((0.0, rate),), 48.0 * 60.0, dt_min=1.0)
+    assert c[0] == 0.0 and c[-1] == pytest.approx(heparin.conc_for_aptt(70.0), rel=0.01)
+    # the rate changes when the schedule says: stopped at 24 h, it falls from there
+    _, d = heparin.course(0.0, ((0.0, rate), (24.0 * 60.0, 0.0)), 48.0 * 60.0, dt_min=1.0)
+    assert d[24 * 60] == c[24 * 60] and d[24 * 60 + 60] < 0.5 * c[24 * 60]

@@ -49,10 +49,10 @@ def test_every_code_has_a_name():
     import names as N
     assert len(N.STATE_NAMES) == 8
     assert len(N.ALARM_NAMES) == C.N_ALARMS
-    assert len(N.CMD_NAMES) == C.CMD_TEST_RESET + 1
+    assert len(N.CMD_NAMES) == C.CMD_MAINTENANCE + 1
     assert len(N.EVENT_NAMES) == C.EV_RESTORED + 1
     assert len(N.RESET_NAMES) == C.RESET_FAULT + 1
-    assert len(N.RESULT_NAMES) == C.E_TEST_ONLY + 1
+    assert len(N.RESULT_NAMES) == C.E_UNSUPPORTED + 1
 
 
 def test_private_constants_match_codes():
