@@ -14,6 +14,9 @@ fresh cartridge every 24 h, for ``days`` days, with the clearances of
 Time runs from infection onset; each patient's window is
 ``[start_h, start_h + 24 * days)``.  Before the start both arms are the same.
 
+Patients never interact, so large cohorts are split over processes
+(``workers``, host/cohort_pool.py) with the same numbers bit for bit.
+
 Run ``python -m host.cohort --n 1000 --out out/cohort`` for a JSON summary.
 """
 
@@ -30,6 +33,7 @@ from typing import Any, Optional
 import numpy as np
 
 from host import cartridge, cytokines, physiology
+from host import cohort_pool
 from host.cohort_device import ARMS, TREATED, UNTREATED, CohortDevice  # noqa: F401
 from host.cohort_summary import (EARLY_START_H, IL6_THRESHOLD, RESPONDER_AUC_REDUCTION,  # noqa: F401
                                  group_masks, summarise_cohort)
@@ -138,16 +142,18 @@ class _Schedule:
         window: Window length (steps).
         day_steps: Steps per day (a fresh cartridge each day).
         session_steps: Steps of one session.
+        total: Last step to run to (default: the end of the last window).
     """
 
-    def __init__(self, start_step: np.ndarray, window: int, day_steps: int, session_steps: int) -> None:
+    def __init__(self, start_step: np.ndarray, window: int, day_steps: int, session_steps: int,
+                 total: Optional[int] = None) -> None:
         n = start_step.shape[0]
         order = np.argsort(start_step, kind="stable")
         uniq, first = np.unique(start_step[order], return_index=True)
         bounds = list(first) + [n]
         self.starts_at = {int(s): order[bounds[j]:bounds[j + 1]] for j, s in enumerate(uniq)}
         self.ends_at = {s + window: idx for s, idx in self.starts_at.items()}
-        self.total = int((start_step + window).max()) if n else 0
+        self.total = total if total is not None else int((start_step + window).max()) if n else 0
         # Each day from the start a fresh cartridge goes on; it comes off after
         # the session (or at the end of the window).  Applied in list order.
         self.events: dict[int, list[tuple[np.ndarray, bool]]] = {}
@@ -263,10 +269,32 @@ def _integrate(pts: CohortPatients, sched: _Schedule, dev: CohortDevice, dt_s: f
     return expo, rec_t, rec
 
 
+def _run_sorted(run: CohortPatients, adsorber: cartridge.AdsorberParams, session_h: float, days: float,
+                dt_s: float, blood_ml_min: float, rec_every: Optional[int],
+                total: Optional[int]) -> dict[str, Any]:
+    """Run patients already in order of start (a whole cohort or a chunk of it).
+
+    Returns:
+        ``baseline_il6`` (n,), the metrics per arm (n,) and, when recording,
+        ``t_s`` (a list: the same for every chunk) and ``traj`` (T, 2, n)
+        per recorded variable; patients in the order of ``run``.
+    """
+    steps_per_h = 3600.0 / dt_s
+    sched = _Schedule(np.round(run.start_h * steps_per_h).astype(np.int64), int(round(days * 24.0 * steps_per_h)),
+                      int(round(24.0 * steps_per_h)), int(round(session_h * steps_per_h)), total)
+    dev = CohortDevice(adsorber, cartridge.plasma_flow(blood_ml_min, run.hematocrit), dt_s)
+    expo, rec_t, rec = _integrate(run, sched, dev, dt_s, rec_every)
+    out: dict[str, Any] = {"baseline_il6": expo.baseline, **expo.per_arm(dt_s / 3600.0)}
+    if rec_every is not None:
+        out["t_s"] = rec_t
+        out["traj"] = {key: np.asarray(v).reshape(len(rec_t), 2, run.n) for key, v in rec.items()}
+    return out
+
+
 def run_cohort(n: int = 1000, days: float = 7.0, dt_s: float = 60.0, seed: int = 0,
                device: str = "cytosorb", blood_ml_min: float = 200.0, hours_per_day: float = 24.0,
                patients: Optional[CohortPatients] = None,
-               record_every_s: Optional[float] = None) -> dict[str, Any]:
+               record_every_s: Optional[float] = None, workers: Optional[int] = None) -> dict[str, Any]:
     """Run a cohort treated and untreated.
 
     Args:
@@ -281,6 +309,10 @@ def run_cohort(n: int = 1000, days: float = 7.0, dt_s: float = 60.0, seed: int =
         patients: Explicit cohort instead of a random one.
         record_every_s: If given, trajectories are sampled every this many
             seconds from onset (arrays (T, n) per arm) for tests and plots.
+        workers: Processes to split the patients over (``host.cohort_pool``);
+            ``None``: one per core for cohorts of 2,000 patients x 7 days
+            or more work, one below.  The results are the same bit for bit
+            whatever the number.
 
     Returns:
         Dict with ``patients`` (the cohort), per-patient metric arrays
@@ -289,6 +321,9 @@ def run_cohort(n: int = 1000, days: float = 7.0, dt_s: float = 60.0, seed: int =
         (h with IL-6 > 1,000 pg/mL), ``tnf_auc``, ``il10_auc``,
         ``endotoxin_auc`` (EU/mL x h)) and, when recording, ``t_s`` and
         ``traj``.
+
+    Raises:
+        ValueError: ``workers`` is not a positive integer or None.
     """
     pts = patients if patients is not None else sample_patients(n, seed, dt_s)
     # Run sorted by start (see _integrate, CohortDevice); results in the given order.
@@ -297,35 +332,41 @@ def run_cohort(n: int = 1000, days: float = 7.0, dt_s: float = 60.0, seed: int =
     run = pts.take(order)
     adsorber = cartridge.PRESETS[device.lower()]
     session_h = min(float(hours_per_day), adsorber.max_hours)
-    steps_per_h = 3600.0 / dt_s
-    sched = _Schedule(np.round(run.start_h * steps_per_h).astype(np.int64), int(round(days * 24.0 * steps_per_h)),
-                      int(round(24.0 * steps_per_h)), int(round(session_h * steps_per_h)))
-    dev = CohortDevice(adsorber, cartridge.plasma_flow(blood_ml_min, run.hematocrit), dt_s)
     rec_every = None if record_every_s is None else int(round(record_every_s / dt_s))
-    expo, rec_t, rec = _integrate(run, sched, dev, dt_s, rec_every)
-    out: dict[str, Any] = {"patients": pts, "start_h": pts.start_h, "baseline_il6": expo.baseline[back],
+    # Each chunk steps its patients from onset to their ends; a recording
+    # runs every chunk to the end of the cohort's last window.
+    steps_per_h = 3600.0 / dt_s  # as in _run_sorted's schedule
+    end_step = np.round(run.start_h * steps_per_h) + int(round(days * 24.0 * steps_per_h))
+    total = int(end_step.max()) if rec_every is not None and pts.n else None
+    parts = cohort_pool.resolve_workers(workers, pts.n, float(end_step.sum()))
+    chunks = [run.take(np.arange(sl.start, sl.stop)) for sl in cohort_pool.split_contiguous(end_step, parts)]
+    res = cohort_pool.join_chunks(cohort_pool.map_chunks(
+        _run_sorted, chunks, adsorber, session_h, days, dt_s, blood_ml_min, rec_every, total))
+    out: dict[str, Any] = {"patients": pts, "start_h": pts.start_h, "baseline_il6": res["baseline_il6"][back],
                            "device": adsorber.name, "blood_ml_min": blood_ml_min,
                            "hours_per_day": session_h, "days": days, "dt_s": dt_s}
-    out.update({arm: {key: v[back] for key, v in m.items()} for arm, m in expo.per_arm(dt_s / 3600.0).items()})
+    out.update({arm: {key: v[back] for key, v in res[arm].items()} for arm in ARMS})
     if rec_every is not None:
-        out["t_s"] = np.asarray(rec_t)
-        out["traj"] = {arm: {key: np.asarray(v)[:, i][:, back] for key, v in rec.items()}
+        out["t_s"] = np.asarray(res["t_s"])
+        out["traj"] = {arm: {key: v[:, i][:, back] for key, v in res["traj"].items()}
                        for i, arm in enumerate(ARMS)}
     return out
 
 
-def bench_plant_cohort(n: int = 10000, days: float = 7.0, dt_s: float = 60.0, seed: int = 0) -> float:
+def bench_plant_cohort(n: int = 10000, days: float = 7.0, dt_s: float = 60.0, seed: int = 0,
+                       workers: Optional[int] = None) -> float:
     """Wall seconds of the plant alone for a cohort, both arms.
 
     Runs :func:`run_cohort` for ``n`` patients (default 10,000), each treated
     and untreated for ``days`` (default 7) at a ``dt_s`` step (default 60 s),
-    including each patient's pre-run from onset to his start (4-48 h).
+    including each patient's pre-run from onset to his start (4-48 h), on
+    ``workers`` processes (default: one per core).
 
     Returns:
         Wall-clock seconds (``time.perf_counter``).
     """
     t0 = time.perf_counter()
-    run_cohort(n=n, days=days, dt_s=dt_s, seed=seed)
+    run_cohort(n=n, days=days, dt_s=dt_s, seed=seed, workers=workers)
     return time.perf_counter() - t0
 
 
@@ -346,11 +387,15 @@ def main(argv: Optional[list[str]] = None) -> int:
     ap.add_argument("--device", default="cytosorb", choices=sorted(cartridge.PRESETS))
     ap.add_argument("--flow", type=float, default=200.0, help="blood flow, mL/min")
     ap.add_argument("--hours-per-day", type=float, default=24.0)
+    ap.add_argument("--workers", type=int, default=None,
+                    help="processes (default: one per core from 2,000 patients x 7 days of work, else 1)")
     ap.add_argument("--out", default="out/cohort")
     a = ap.parse_args(argv)
+    if a.workers is not None and a.workers < 1:
+        ap.error(f"--workers must be 1 or more, got {a.workers}")
     t0 = time.perf_counter()
     res = run_cohort(n=a.n, days=a.days, dt_s=a.dt, seed=a.seed, device=a.device,
-                     blood_ml_min=a.flow, hours_per_day=a.hours_per_day)
+                     blood_ml_min=a.flow, hours_per_day=a.hours_per_day, workers=a.workers)
     summary = summarise_cohort(res)
     summary["seed"] = a.seed
     summary["wall_s"] = round(time.perf_counter() - t0, 3)

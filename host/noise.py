@@ -21,7 +21,14 @@ BLOCK = 4096
 
 
 def normal_block(seed: int, stream: int, block: int, size: int = BLOCK) -> list[float]:
-    """Return block ``block`` of standard normal values of a stream.
+    """Return block ``block`` of standard normal values of a stream: the
+    values of :func:`normal_array` (same arguments) as a list of floats, a
+    pure function of the arguments."""
+    return normal_array(seed, stream, block, size).tolist()
+
+
+def normal_array(seed: int, stream: int, block: int, size: int = BLOCK) -> np.ndarray:
+    """Return block ``block`` of standard normal values of a stream, as a numpy array.
 
     Args:
         seed: Run seed.
@@ -30,10 +37,10 @@ def normal_block(seed: int, stream: int, block: int, size: int = BLOCK) -> list[
         size: Number of values in the block.
 
     Returns:
-        A list of ``size`` floats, a pure function of the arguments.
+        A float64 array of ``size`` values.
     """
     seq = np.random.SeedSequence([int(seed) & 0xFFFFFFFF, int(stream), int(block)])
-    return np.random.Generator(np.random.PCG64(seq)).standard_normal(size).tolist()
+    return np.random.Generator(np.random.PCG64(seq)).standard_normal(size)
 
 
 def normal_at(seed: int, stream: int, index: int) -> float:
@@ -86,7 +93,16 @@ class BlockCache:
         self.stream = stream
         self.width = width
         self.block = -1
-        self.values: list[float] = []
+        self.array = np.empty((0, width))  # the cached block, one row per index
+        self._values: list[float] | None = []
+
+    @property
+    def values(self) -> list[float]:
+        """The cached block as a flat list of floats (``width`` per index),
+        made on first use: a float from a list is cheaper than one from an array."""
+        if self._values is None:
+            self._values = self.array.ravel().tolist()
+        return self._values
 
     def load(self, index: int) -> int:
         """Make sure the block holding ``index`` is cached.
@@ -99,6 +115,28 @@ class BlockCache:
         """
         block = index // BLOCK
         if block != self.block:
-            self.values = normal_block(self.seed, self.stream, block, BLOCK * self.width)
+            values = normal_array(self.seed, self.stream, block, BLOCK * self.width)
+            self.array = values.reshape(BLOCK, self.width)
+            self._values = None
             self.block = block
         return (index - block * BLOCK) * self.width
+
+    def rows(self, first: int, count: int) -> np.ndarray:
+        """The values of ``count`` consecutive indices from ``first``.
+
+        Args:
+            first: First position in the stream.
+            count: Number of positions (> 0).
+
+        Returns:
+            A ``(count, width)`` array (a view of the cached block when the
+            positions lie in one block).
+        """
+        parts = []
+        index, stop = first, first + count
+        while index < stop:
+            row = self.load(index) // self.width
+            take = min(stop - index, BLOCK - row)
+            parts.append(self.array[row:row + take])
+            index += take
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)

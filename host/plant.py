@@ -23,13 +23,17 @@ from array import array
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from host import cartridge, circuit, cytokines, heparin, lab, noise, physiology
+import numpy as np
+
+from host import cartridge, circuit, cytokines, heparin, lab, noise, physiology, scalar
 from host.faults import Faults
-from host.inflammation import anti_drive, pro_drive
 from host.patient import DeviceParams, PatientParams
-from host.sensors import CHANNEL_INDEX, FLAG_AIR, FLAGS, SENSOR_CHANNELS, SensorFault, faulted, pack, words
+from host.sensors import SENSOR_CHANNELS, SensorFault
+from host.ticks import BATCH_MIN_TICKS, Ticks
 
 __all__ = ["Plant", "Actuators", "Faults", "SensorFault", "SENSOR_CHANNELS", "TRACE_COLUMNS"]
+
+ENDO = scalar.FLAT_FIELDS.index("endo")
 
 TRACE_COLUMNS = (
     "t_s", "IL-6", "TNF-a", "IL-1b", "IL-10",
@@ -68,7 +72,7 @@ class _State:
     """Everything that changes during a run (the snapshot payload)."""
 
     tick: int
-    phys: physiology.PhysiologyState
+    phys: scalar.Flat  # physiology state, flat (scalar.FLAT_FIELDS)
     hep_conc: float
     aptt: float
     cart: cartridge.CartridgeState
@@ -84,7 +88,7 @@ class _State:
 
     def clone(self) -> "_State":
         """Independent copy.  Every field but the cartridge record is an
-        immutable value (the physiology state is a frozen dataclass of floats),
+        immutable value (the physiology state is a tuple of floats),
         and the cartridge record holds only immutable values, so a shallow copy
         of both is complete.
 
@@ -97,7 +101,7 @@ class _State:
         return c
 
 
-class Plant:
+class Plant(Ticks):
     """Plant model driven by the firmware's actuator outputs.
 
     Args:
@@ -129,15 +133,24 @@ class Plant:
         self._fault_noise = noise.BlockCache(self.seed, noise.STREAM_FAULT_NOISE, 4)
         self.faults = Faults()
         self.trace_rows: list[tuple[float, ...]] = []
-        self._s = _State(tick=0, phys=physiology.start_state(patient), hep_conc=0.0,
+        self._s = _State(tick=0, phys=scalar.flatten(physiology.start_state(patient)), hep_conc=0.0,
                          aptt=float(heparin.aptt_s(0.0)),
                          cart=cartridge.CartridgeState(clot_factor=self._draw_clot_factor(0)))
         h = self.device.hydraulics
         sens = self.device.sensors
         self._const = (self._alpha, self._slow_every, self.trace_every, h.static_mmhg,
                        1.0 / h.flow_ref_ml_min, h.exponent, sens.pressure_noise_mmhg, sens.flow_noise_ml_min)
+        # SDs of the sensor noise per channel (the batched tick loop's numpy form of sp and sq)
+        self._noise_sd = np.array([sens.pressure_noise_mmhg] * 3 + [sens.flow_noise_ml_min])
         self._coef_occ = 0.0
         self._coef = self._coefficients()
+        # The slow step's scalar twins of the generic model functions (host/scalar.py).
+        self._phys_step = scalar.ScalarPhysiology(self._inputs, physiology.PHYSIO_DT_S)
+        self._cart_step = scalar.ScalarCartridge(self.device.adsorber)
+        self._hep_step = scalar.ScalarHeparin(self._hep_vol_ml, physiology.PHYSIO_DT_S / 60.0)
+        self._clot_step = scalar.ScalarClot(self.device.clot, self.device.hydraulics)
+        self._plasma_fraction = 1.0 - patient.hematocrit
+        self._clot_max = self.device.clot.max_fraction
 
     # ------------------------------------------------------------------ helpers
     @property
@@ -179,70 +192,15 @@ class Plant:
         s.heparin_u_h = act.heparin_u_h
         self._give_bolus(act.heparin_bolus_u)
         q_base = self._flow_limit(act)
-        coef = self._coef
-        hyd = self.device.hydraulics
         # The outlet limit moves with the clot, so it is taken again after
         # every slow step: the same value whatever the chunking.
-        q_target = min(q_base, circuit.max_outlet_flow(coef, hyd)) if q_base > 0.0 else 0.0
+        hyd = self.device.hydraulics
+        q_target = min(q_base, circuit.max_outlet_flow(self._coef, hyd)) if q_base > 0.0 else 0.0
         hep_per_tick = act.heparin_u_h * self.period_s / 3600.0
-        alpha, slow_every, trace_every, ps, inv_qref, expo, sp, sq = self._const
-        c_acc, c_ret, c_cart = coef
-        cache = self._noise
-        vals = cache.values
-        blk_lo = cache.block * noise.BLOCK
-        blk_hi = blk_lo + noise.BLOCK
-        special = bool(faults.sensor) or faults.air_ticks_remaining > 0
-        emit = out is not None
-        healthy: list[float] = []  # physical readings of healthy ticks, packed by host.sensors
-        q = s.q
-        q_acc = s.q_acc
-        hep_acc = s.hep_acc_u
-        tick = s.tick
-        for _ in range(n):
-            q += alpha * (q_target - q)
-            if q < 1e-3 and q_target == 0.0:
-                q = 0.0
-            q_acc += q
-            hep_acc += hep_per_tick
-            tick += 1
-            if tick % slow_every == 0:
-                s.q, s.q_acc, s.hep_acc_u, s.tick = q, q_acc, hep_acc, tick
-                self._slow_step()
-                q_acc = 0.0
-                hep_acc = 0.0
-                c_cart = self._coef.cart
-                if q_base > 0.0:
-                    q_target = min(q_base, circuit.max_outlet_flow(self._coef, hyd))
-            if emit:
-                x = (q * inv_qref) ** expo
-                p_ret = ps + c_ret * x
-                if tick >= blk_hi or tick < blk_lo:
-                    cache.load(tick)
-                    vals = cache.values
-                    blk_lo = cache.block * noise.BLOCK
-                    blk_hi = blk_lo + noise.BLOCK
-                j = (tick - blk_lo) * 4
-                pa = ps - c_acc * x + sp * vals[j]
-                pp = p_ret + c_cart * x + sp * vals[j + 1]
-                pr = p_ret + sp * vals[j + 2]
-                qr = q + sq * vals[j + 3]
-                if special:
-                    if healthy:
-                        pack(healthy, out)
-                        healthy.clear()
-                    s.tick = tick
-                    out.extend(self._special(tick, words(pa, pp, pr, qr), (pa, pp, pr, qr)))
-                    special = bool(faults.sensor) or faults.air_ticks_remaining > 0
-                else:
-                    healthy += (pa, pp, pr, qr)
-            elif faults.air_ticks_remaining > 0:
-                faults.air_ticks_remaining -= 1
-            if tick % trace_every == 0:
-                s.q, s.q_acc, s.hep_acc_u, s.tick = q, q_acc, hep_acc, tick
-                self.trace_rows.append(self._row())
-        s.q, s.q_acc, s.hep_acc_u, s.tick = q, q_acc, hep_acc, tick
-        if healthy:
-            pack(healthy, out)
+        if faults.sensor or faults.air_ticks_remaining > 0 or (out is not None and n < BATCH_MIN_TICKS):
+            self._ticks_each(n, q_base, q_target, hep_per_tick, out)
+        else:
+            self._ticks_batched(n, q_base, q_target, hep_per_tick, out)
 
     def _give_bolus(self, bolus: float) -> None:
         """Give the patient the bolus units delivered since the last call.
@@ -275,75 +233,55 @@ class Plant:
             q_base = min(q_base, circuit.max_flow(self._coef, self.device.hydraulics))
         return q_base
 
-    def _special(self, tick: int, raw: list[int], phys: tuple[float, float, float, float]) -> list[int]:
-        """Readings of one tick when air or sensor faults are active.
-
-        Args:
-            tick: Current tick.
-            raw: Healthy readings in counts (flags last, 0).
-            phys: Healthy readings in physical units (pressures, flow), noise included.
-
-        Returns:
-            The five readings to emit.
-        """
-        f = self.faults
-        if f.air_ticks_remaining > 0:
-            raw[FLAGS] = FLAG_AIR
-            f.air_ticks_remaining -= 1
-        if f.sensor:
-            off = self._fault_noise.load(tick)
-            zs = self._fault_noise.values
-            for name, fault in f.sensor.items():
-                i = CHANNEL_INDEX[name]
-                started = f.drift_start.get(name)
-                if started is None or started[0] is not fault:
-                    f.drift_start[name] = (fault, tick)
-                    started = f.drift_start[name]
-                elapsed = (tick - started[1]) * self.period_s
-                p = phys[i] if i != FLAGS else float(raw[FLAGS])
-                raw[i] = faulted(name, fault, p, raw[i], elapsed, zs[off + (i % FLAGS)])
-        return raw
-
     def _slow_step(self) -> None:
-        """One physiology step (1 s) using the flow and heparin of the last ticks."""
+        """One physiology step (1 s) using the flow and heparin of the last ticks.
+
+        On the scalar twins of ``host.scalar`` (the same numbers as the generic
+        functions: ``physiology.step``, ``CartridgeState.perfuse``,
+        ``circuit.clot_rate_per_h``), which cost a fraction of them."""
         s = self._s
-        dev = self.device
         dt_s = physiology.PHYSIO_DT_S
         q_mean = s.q_acc / self._slow_every
-        self._heparin_step(q_mean, dt_s / 60.0)
+        self._heparin_step(q_mean)
         removal = cytokines.NO_REMOVAL
         if s.connected:
             cart = s.cart
             cart.age_s += dt_s
             if q_mean > 1e-6:
-                qp = q_mean * (1.0 - self.patient.hematocrit)
-                removal = cart.perfuse(qp, s.phys.endo, dt_s, dev.adsorber)
+                removal = self._cart_step.perfuse(cart, q_mean * self._plasma_fraction, s.phys[ENDO], dt_s)
             else:
                 cart.stand()
-            rate = circuit.clot_rate_per_h(heparin.aptt_s(s.circ_conc), q_mean, cart.clot_factor,
-                                           self.faults.clot_boost, dev.clot)
+            faults = self.faults
+            rate = self._clot_step.rate_per_h(self._hep_step.aptt_s(s.circ_conc), q_mean, cart.clot_factor,
+                                              faults.clot_boost)
             clot = cart.clot + rate * self._clot_mult * dt_s / 3600.0
-            cart.clot = clot if clot < dev.clot.max_fraction else dev.clot.max_fraction
-            self._coef = self._coefficients()
-        s.phys = physiology.step(s.phys, self._inputs, removal, dt_s)
+            max_fraction = self._clot_max
+            cart.clot = clot if clot < max_fraction else max_fraction
+            if faults.access_occlusion == self._coef_occ:
+                # only the cartridge's drop moved
+                self._coef = self._clot_step.coefficients(self._coef, cart.clot)
+            else:
+                self._coef = self._coefficients()
+        s.phys = self._phys_step.step(s.phys, removal)
 
-    def _heparin_step(self, q_mean: float, dt_min: float) -> None:
+    def _heparin_step(self, q_mean: float) -> None:
         """Syringe -> line -> patient, then the patient's kinetics and the
         heparin of the blood in the cartridge (trapped there while it stands).
 
         Args:
             q_mean: Mean blood flow over the step (mL/min).
-            dt_min: Step (min).
         """
         s = self._s
-        s.line_u += s.hep_acc_u
-        delivered = heparin.line_delivery(s.line_u, q_mean, s.connected, dt_min)
-        s.line_u -= delivered
-        s.hep_conc = float(heparin.step(s.hep_conc, delivered, self._hep_vol_ml, dt_min))
-        s.aptt = float(heparin.aptt_s(s.hep_conc))
-        if s.connected and q_mean > 1e-6:
+        hs = self._hep_step
+        connected = s.connected
+        line = s.line_u + s.hep_acc_u
+        delivered = hs.line_delivery(line, q_mean, connected)
+        s.line_u = line - delivered
+        conc = s.hep_conc = hs.step(s.hep_conc, delivered)
+        s.aptt = hs.aptt_s(conc)
+        if connected and q_mean > 1e-6:
             # The syringe's heparin mixes into the plasma before the cartridge.
-            s.circ_conc = s.hep_conc + delivered / dt_min / (q_mean * (1.0 - self.patient.hematocrit))
+            s.circ_conc = conc + delivered / hs.dt_min / (q_mean * self._plasma_fraction)
 
     def give_heparin_iv(self, units: float) -> None:
         """A heparin bolus given straight into the patient's vein (by the
@@ -368,19 +306,20 @@ class Plant:
     def _row(self) -> tuple[float, ...]:
         """Current true values in ``TRACE_COLUMNS`` order."""
         s = self._s
-        c = s.phys.cyto
+        _, _, _, _, il6, tnf, _, il1b, _, il10, endo, _ = s.phys
+        pro, anti = self._phys_step.drives(s.phys)  # inflammation.pro_drive and anti_drive
         cart = s.cart
         if self.faults.access_occlusion != self._coef_occ:
             self._coef = self._coefficients()
         p_acc, p_pre, p_ret = circuit.pressures(s.q, self._coef, self.device.hydraulics)
-        return (s.tick * self.period_s, float(c.il6), float(c.tnf), float(c.il1b), float(c.il10),
+        return (s.tick * self.period_s, il6, tnf, il1b, il10,
                 s.hep_conc, s.aptt,
                 s.q, p_acc, p_pre, p_ret,
                 cart.clot, cart.extraction_il6, cart.index, cart.age_s / 3600.0, cart.processed_l,
                 s.pump_ml_min, s.heparin_u_h, 1.0 if s.connected else 0.0,
-                float(pro_drive(s.phys.driver)) * self.patient.cytokine_gain, float(anti_drive(s.phys.driver)),
-                float(s.phys.endo), cart.clearance_il6, cart.clearance_endo,
-                s.line_u, float(heparin.aptt_s(s.circ_conc)))
+                pro * self.patient.cytokine_gain, anti,
+                endo, cart.clearance_il6, cart.clearance_endo,
+                s.line_u, self._hep_step.aptt_s(s.circ_conc))
 
     def true_aptt(self) -> float:
         """True aPTT now (s)."""

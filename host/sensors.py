@@ -26,7 +26,7 @@ FAULT_KINDS = ("stuck", "drift", "noise", "range")
 
 __all__ = ["CHANNEL_INDEX", "FAULT_KINDS", "FLAGS", "FLAG_AIR", "INT16_MAX", "INT16_MIN", "PRESSURE_CHANNELS",
            "P_SCALE", "Q_SCALE", "SENSOR_CHANNELS", "SensorFault", "SensorParams", "air_flag", "faulted",
-           "pack", "to_counts", "words"]
+           "pack", "pack_array", "to_counts", "words"]
 
 
 @dataclass(frozen=True)
@@ -123,7 +123,8 @@ def words(p_access: float, p_pre: float, p_return: float, q_blood: float, flags:
 # From this many ticks on, :func:`pack` quantises with numpy (same numbers:
 # ``numpy.rint`` rounds half to even like ``round``).
 _NUMPY_MIN_TICKS = 16
-_SCALES = np.array([P_SCALE, P_SCALE, P_SCALE, Q_SCALE])
+_SCALES = np.array([P_SCALE, P_SCALE, P_SCALE, Q_SCALE])[:, None]
+_LOWEST = np.array([INT16_MIN, INT16_MIN, INT16_MIN, 0], dtype=np.float64)[:, None]
 
 
 def pack(phys: list[float], out: array) -> None:
@@ -137,17 +138,37 @@ def pack(phys: list[float], out: array) -> None:
     """
     n = len(phys) // 4
     if n >= _NUMPY_MIN_TICKS:
-        a = np.asarray(phys, dtype=np.float64).reshape(n, 4) * _SCALES
-        if np.isfinite(a).all():
-            np.rint(a, out=a)
-            np.clip(a[:, :3], INT16_MIN, INT16_MAX, out=a[:, :3])
-            np.clip(a[:, 3], 0, INT16_MAX, out=a[:, 3])
-            w = np.zeros((n, len(SENSOR_CHANNELS)), dtype=np.int16)
-            w[:, :4] = a
-            out.frombytes(w.tobytes())
-            return
+        pack_array(np.asarray(phys, dtype=np.float64).reshape(n, 4).T, out)
+        return
     for i in range(0, 4 * n, 4):
         out.extend(words(phys[i], phys[i + 1], phys[i + 2], phys[i + 3]))
+
+
+def pack_array(phys: np.ndarray, out: array) -> None:
+    """:func:`pack` of a ``(4, n)`` array, one row per channel
+    (``p_access, p_pre, p_return, q_blood``) and one column per tick: the
+    words :func:`words` gives.
+
+    Args:
+        phys: Readings in physical units, noise included.
+        out: int16 array the words are appended to.
+    """
+    n = phys.shape[1]
+    a = phys * _SCALES
+    np.rint(a, out=a)
+    lowest = a.min(axis=1)
+    # Readings within range (the usual case) need no clipping; a NaN fails
+    # the comparisons too.
+    if not (a.max() <= INT16_MAX and (lowest >= _LOWEST[:, 0]).all()):
+        if not np.isfinite(a).all():
+            for row in phys.T.tolist():
+                out.extend(words(*row))
+            return
+        np.maximum(a, _LOWEST, out=a)
+        np.minimum(a, INT16_MAX, out=a)
+    w = np.zeros((n, len(SENSOR_CHANNELS)), dtype=np.int16)
+    w[:, :4] = a.T
+    out.frombytes(w.tobytes())
 
 
 def faulted(channel: str, fault: SensorFault, phys: float, raw: int, elapsed_s: float, z: float) -> int:

@@ -59,7 +59,12 @@ class SimBoard:
             svc.serve(ftype, seq, n, step, save)
 
     def reset(self):
-        # Leave; the virtual board's supervisor starts us again.
+        # Leave; the virtual board's supervisor starts us again. A Pico
+        # running this HAL (board config pico-pil: the processor in the
+        # loop) resets its chip instead.
+        if sys.platform == "rp2":
+            import machine
+            machine.reset()
         sys.exit(RESET_EXIT)
 
     def _reset(self):

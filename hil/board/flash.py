@@ -36,7 +36,9 @@ def mpremote() -> str:
     return str(exe) if exe.exists() else "mpremote"
 
 
-_MKDIRS = "import os; 'devices' in os.listdir() or os.mkdir('devices')"
+# The folders, made where missing (mpremote's own mkdir fails, loudly, on
+# one that exists).
+_MKDIRS = "import os\nfor d in ('hal', 'devices'):\n    d in os.listdir() or os.mkdir(d)"
 
 
 def plan(port: str, board: str) -> list[list[str]]:
@@ -64,9 +66,7 @@ def plan(port: str, board: str) -> list[list[str]]:
     for d in folders:
         copy += ["+", "cp", *[str(p) for p in files if p.parent.name == d], f":{d}/"]
     return [
-        # mpremote's mkdir fails on a folder that exists (and ends the
-        # chain): the devices folder is made by a script that tolerates it.
-        base + ["exec", _MKDIRS, "+", "mkdir", ":hal"],
+        base + ["exec", _MKDIRS],
         base + copy + ["+", "cp", str(resolved), ":board.json", "+", "reset"],
     ]
 
@@ -205,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
                   "restarted to its REPL in maintenance mode")
     else:
         print("# if the port answers HELLO: CMD_MAINTENANCE, then wait for the REPL")
-    for i, cmd in enumerate(steps):
+    for cmd in steps:
         print(" ".join(cmd))
         if args.dry_run:
             continue
@@ -213,8 +213,7 @@ def main(argv: list[str] | None = None) -> int:
             print("error: mpremote is not installed", file=sys.stderr)
             return 2
         proc = subprocess.run(cmd)
-        # The folder may already exist: only the copy must succeed.
-        if proc.returncode and i > 0:
+        if proc.returncode:
             print(f"error: mpremote failed ({proc.returncode})", file=sys.stderr)
             return proc.returncode
     return 0

@@ -51,8 +51,9 @@ def warm_worker() -> str:
     return platform.python_version()
 
 
-def scaling_figures(runs: int = 100, scenario: str = SCENARIO) -> dict[str, Any]:
-    """Run ``runs`` one-hour runs of ``scenario`` (seeds 1..runs) on 1 and on 2 workers."""
+def scaling_figures(runs: int = 100, scenario: str = SCENARIO, batch_ahead: bool = False) -> dict[str, Any]:
+    """Run ``runs`` one-hour runs of ``scenario`` (seeds 1..runs) on 1 and on 2
+    workers; each run's loop with the batch ahead or not (campaign default: not)."""
     from hil.campaign.campaign import CampaignOptions, run_campaign
     from hil.campaign.engine import dask_client
     from hil.campaign.spec import loads
@@ -67,7 +68,7 @@ def scaling_figures(runs: int = 100, scenario: str = SCENARIO) -> dict[str, Any]
             out = Path(tmp) / f"{workers}w"
             with dask_client(workers, warm=warm_worker) as client:
                 s = run_campaign(c, CampaignOptions(out=out, scheduler=client.scheduler.address,
-                                                    progress=False))
+                                                    progress=False, batch_ahead=batch_ahead))
             rates[workers] = s["run"]["runs_per_min"]
             failed[workers] = s["failures_total"]
             walls = [r["timing"]["wall_s"] for r in read_rows(out).values()]
@@ -83,10 +84,16 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m hil.campaign.bench", description=__doc__.split("\n\n")[0])
     p.add_argument("--runs", type=int, default=100, help="one-hour runs per cluster size (default 100)")
     p.add_argument("--out", default="out/bench")
+    p.add_argument("--batch-ahead", action="store_true",
+                   help="runs compute the plant ahead (hil campaign --batch-ahead); printed only, not merged")
     args = p.parse_args(argv)
     if args.runs < 1:
         p.error(f"--runs must be at least 1, not {args.runs}")
-    figures = scaling_figures(args.runs)
+    figures = scaling_figures(args.runs, batch_ahead=args.batch_ahead)
+    if args.batch_ahead:
+        # Not the campaigns' configuration: shown for comparison, not stored.
+        print(json.dumps(figures, indent=1))
+        return 0
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     path = out / "bench.json"

@@ -38,6 +38,9 @@ class CampaignOptions:
     workers: int | None = None       # LocalCluster workers (None: one per core)
     scheduler: str | None = None     # tcp://HOST:PORT of an existing cluster
     progress: bool = True
+    # Each run's loop computes the plant's next batch while its board runs
+    # (hil.loop.closed.batches_ahead); off: one core per run (docs/campaigns.md).
+    batch_ahead: bool = False
 
 
 def prepare(c: Campaign, out: Path) -> dict[str, Arm]:
@@ -107,7 +110,8 @@ def run_campaign(c: Campaign, opts: CampaignOptions) -> dict[str, Any]:
                 workers = cluster_workers(client)
                 t_runs = time.perf_counter()
                 token = uuid.uuid4().hex[:8]
-                dispatch(client, execute, [(s, arms[s["firmware"]], str(out.resolve())) for s in todo],
+                dispatch(client, execute,
+                         [(s, arms[s["firmware"]], str(out.resolve()), opts.batch_ahead) for s in todo],
                          [f"run-{run_id(s)}-{token}" for s in todo], lambda i, row: took(row),
                          lambda i, exc: took(setup_error_row(todo[i], exc)))
     finally:

@@ -29,6 +29,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rerun", default=None, metavar="RUN_ID",
                    help="run one run of the campaign again, here, and print its row")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--batch-ahead", action="store_true",
+                   help="each run computes the plant's next batch while its board runs (uses a second "
+                        "core per run; worth it only with more cores than workers)")
 
 
 def _rerun(c: Any, out: Path, rid: str) -> int:
@@ -83,7 +86,7 @@ def main_campaign(args: argparse.Namespace) -> int:
         if args.fresh:
             (out / RESULTS).unlink(missing_ok=True)
         s = run_campaign(c, CampaignOptions(out=out, workers=args.workers, scheduler=args.scheduler,
-                                            progress=not args.quiet))
+                                            progress=not args.quiet, batch_ahead=args.batch_ahead))
     except (CampaignError, ArmError) as e:
         print(f"error: {e}\nnothing was run", file=sys.stderr)
         return 2

@@ -43,12 +43,21 @@ def _worker() -> str:
         return "local"
 
 
-def execute(spec: dict[str, Any], arm: Arm, out_dir: str) -> dict[str, Any]:
-    """Run one run spec; return its row (module docstring)."""
+def execute(spec: dict[str, Any], arm: Arm, out_dir: str, batch_ahead: bool = False) -> dict[str, Any]:
+    """Run one run spec; return its row (module docstring).
+
+    ``batch_ahead``: whether the run's closed loop computes the plant's next
+    batch while the board runs (:func:`hil.loop.closed.batches_ahead`). Off by
+    default: a campaign's parallelism is its workers, one per core, so each
+    run takes turns with its board on one core; the row is the same either
+    way (only its ``timing`` differs)."""
+    from hil.loop.closed import batches_ahead
+
     started = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     t0 = time.perf_counter()
     rid = run_id(spec)
-    row = RUNNERS[spec["kind"]](spec, arm, Path(out_dir), rid)
+    with batches_ahead(batch_ahead):
+        row = RUNNERS[spec["kind"]](spec, arm, Path(out_dir), rid)
     row.update({"run_id": rid, "kind": spec["kind"], "firmware": spec["firmware"], "seed": spec["seed"],
                 "spec": spec})
     row["timing"] = {"started_at": started, "wall_s": round(time.perf_counter() - t0, 3), "worker": _worker()}

@@ -142,7 +142,7 @@ def status_table(s: Status, period_s: float) -> Table:
         ("blood pump", f"{s.pump_ml_min:g} mL/min (set point {s.flow_set_ml_min:g} mL/min)"),
         ("venous clamp", "open" if s.clamp_open else "closed"),
         ("heparin", f"{s.heparin_u_h:g} U/h" + (", on hold" if s.flags & contract.P.F_HEPARIN_HOLD else "")),
-        ("heparin boluses", f"{s.bolus_total_u:g} U since boot"),
+        ("heparin boluses", f"{s.bolus_total_u:g} U released into the line (this therapy, kept across restarts)"),
         ("last aPTT", f"{s.last_aptt_s:g} s" if s.last_aptt else "none entered"),
         ("weight", f"{s.weight_kg:g} kg" if s.weight else "not set"),
     ]

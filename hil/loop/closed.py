@@ -12,6 +12,9 @@ lockstep (``max_batch=1``), which the tests check.
 from __future__ import annotations
 
 from array import array
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Protocol
 
@@ -27,6 +30,27 @@ from hil.loop.speculate import Batch, ahead
 P = frames.P
 C = frames.C
 _CHANNELS = len(contract.SAMPLE)
+
+
+# Whether loops made in this context compute the plant's next batch while
+# the board runs (None: ClosedLoop.PIPELINE). Set by :func:`batches_ahead`.
+_BATCHES_AHEAD: ContextVar[bool | None] = ContextVar("hil_batches_ahead", default=None)
+
+
+@contextmanager
+def batches_ahead(on: bool) -> Iterator[None]:
+    """Within the block, closed loops made without an explicit ``pipeline``
+    compute the next batch ahead (``on``) or take turns with the board.
+
+    A campaign worker turns it off: the campaign already gives every core a
+    worker, so a batch computed ahead only takes CPU from the other runs
+    (and is thrown away whenever the board changes its outputs); the
+    samples and results are the same either way."""
+    token = _BATCHES_AHEAD.set(on)
+    try:
+        yield
+    finally:
+        _BATCHES_AHEAD.reset(token)
 
 
 class PlantLike(Protocol):
@@ -162,8 +186,9 @@ class ClosedLoop(BoardRun):
             each to those notifications.
         pipeline: compute the plant's next batch while the board runs the
             current one (:mod:`hil.loop.speculate`; same samples, same
-            result). Off: plant and board take turns. Default:
-            ``ClosedLoop.PIPELINE``; never with ``max_batch=1``.
+            result). Off: plant and board take turns. Default: the
+            context's :func:`batches_ahead`, else ``ClosedLoop.PIPELINE``;
+            never with ``max_batch=1``.
     """
 
     PIPELINE = True
@@ -181,6 +206,8 @@ class ClosedLoop(BoardRun):
         self.plant = plant
         self.max_batch = max_batch
         # Lockstep stays strict: one frame, then the plant, then the next.
+        if pipeline is None:
+            pipeline = _BATCHES_AHEAD.get()
         self.pipeline = (self.PIPELINE if pipeline is None else pipeline) and max_batch > 1
         # Compared with the samples as they go out, in wire counts.
         self.flowing_threshold = contract.CHANNEL["q_blood"].wire(flowing_ml_min)

@@ -63,8 +63,21 @@ class BoardClient:
         link: the byte link.
         timeout_s: wall-clock time to wait for one reply before resending.
             This guards the link only; test timeouts are in virtual time.
+            A STEP frame gets more per control period it carries, since the
+            board runs them all before it answers (:meth:`step`).
         retries: resends of one frame before giving up.
     """
+
+    # Wall time per control period a STEP frame is allowed beyond timeout_s
+    # until the board's own pace is known: the virtual board takes about
+    # 9 us, the emulated Pico running the sim HAL (board config pico-pil)
+    # about 11 ms, 4.5 s for a full frame (docs/pico-emu.md).
+    STEP_S_PER_PERIOD = 0.025
+    # Once known (from replies that needed no resend), the allowance is this
+    # many times the board's pace: a lost STEP frame to the virtual board is
+    # then resent after about timeout_s, not seconds later.
+    PACE_MARGIN = 3.0
+    PACE_MIN_PERIODS = 50
 
     def __init__(self, link: Link, timeout_s: float = 5.0, retries: int = 3) -> None:
         self.link = link
@@ -76,14 +89,18 @@ class BoardClient:
         self.resends = 0
         self.replies = 0
         self.boots: list[dict[str, Any]] = []
+        # Wall seconds per control period of the board's STEP replies
+        # (a running mean), None until a STEP frame has been answered.
+        self.pace_s: float | None = None
 
     def transact(self, ftype: int, payload: bytes = b"",
-                 meanwhile: Callable[[], None] | None = None) -> Frame:
+                 meanwhile: Callable[[], None] | None = None, extra_s: float = 0.0) -> Frame:
         """Send one frame and return the board's reply to it.
 
         ``meanwhile``, if given, is called once, right after the frame is
         first written and before the reply is awaited: host work that
-        overlaps the board's (the closed loop's next batch)."""
+        overlaps the board's (the closed loop's next batch). ``extra_s``:
+        wall time allowed for the reply beyond ``timeout_s``."""
         self.seq = (self.seq + 1) & 0xFF
         seq = self.seq
         frame = frames.encode(ftype, seq, payload)
@@ -94,7 +111,7 @@ class BoardClient:
             if meanwhile is not None:
                 work, meanwhile = meanwhile, None
                 work()
-            reply = self._await(ftype, seq)
+            reply = self._await(ftype, seq, extra_s)
             if reply is None:
                 continue
             if reply.ftype == P.T_NAK:
@@ -107,8 +124,8 @@ class BoardClient:
         raise BoardError(f"no valid reply from {self.link.name} to frame type 0x{ftype:02x} "
                          f"after {self.retries + 1} attempts")
 
-    def _await(self, ftype: int, seq: int) -> Frame | None:
-        deadline = time.monotonic() + self.timeout_s
+    def _await(self, ftype: int, seq: int, extra_s: float = 0.0) -> Frame | None:
+        deadline = time.monotonic() + self.timeout_s + extra_s
         while True:
             while self.pending:
                 f = self.pending.pop(0)
@@ -199,8 +216,19 @@ class BoardClient:
         Returns:
             The reply; ``reply.consumed`` periods were run.
         """
-        return frames.decode_reply(self.transact(P.T_STEP, frames.step_payload(tick0, samples),
-                                                 meanwhile).payload)
+        periods = len(samples) // frames.SAMPLE_BYTES
+        per = self.STEP_S_PER_PERIOD if self.pace_s is None else self.PACE_MARGIN * self.pace_s
+        resends = self.resends
+        t0 = time.monotonic()
+        reply = frames.decode_reply(self.transact(P.T_STEP, frames.step_payload(tick0, samples), meanwhile,
+                                                  periods * per).payload)
+        # The pace from whole frames of some length that needed no resend:
+        # a frame cut short, or a short one, is mostly the host's and the
+        # link's fixed costs.
+        if reply.consumed == periods >= self.PACE_MIN_PERIODS and self.resends == resends:
+            pace = (time.monotonic() - t0) / periods
+            self.pace_s = pace if self.pace_s is None else 0.8 * self.pace_s + 0.2 * pace
+        return reply
 
 
 __all__ = ["BoardClient", "BoardError", "BoardRefused", "BoardReset", "LinkError", "NAK_NAMES"]

@@ -20,6 +20,7 @@ VARIANTS = {
     "picow": {"name": "picow", "wireless": True},
     "pico2": {"name": "pico2", "mcu": "rp2350", "march": "armv7emsp", "watchdog_ms": 4000},
     "fake-pico": {"name": "fake-pico", "test_mode": True},
+    "pico-pil": {"name": "pico-pil", "hal": "sim", "test_mode": True},
 }
 
 
@@ -47,7 +48,7 @@ def test_pico_and_virtual_are_complete() -> None:
         assert load_board_config(name) == raw
 
 
-@pytest.mark.parametrize("name", ["pico", "picow", "pico2", "fake-pico", "virtual"])
+@pytest.mark.parametrize("name", ["pico", "picow", "pico2", "fake-pico", "pico-pil", "virtual"])
 def test_the_firmware_resolves_the_shipped_configs_as_the_host_does(name: str) -> None:
     board = firmware_module("board")
     assert board.load(str(BOARD_CONFIGS / f"{name}.json")) == load_board_config(name)
@@ -76,7 +77,7 @@ def test_a_chain_and_a_config_elsewhere_that_extends_a_shipped_one(tmp_path: Pat
 
 
 def test_therapy_limits_of_the_shipped_configs() -> None:
-    for name in ("pico", "picow", "pico2", "fake-pico", "virtual"):
+    for name in ("pico", "picow", "pico2", "fake-pico", "pico-pil", "virtual"):
         lim = TherapyLimits.of(name)
         assert (lim.flow_min_ml_min, lim.flow_max_ml_min, lim.flow_default_ml_min) == (150, 500, 200)
         assert (lim.cartridge_hours, lim.max_cartridges, lim.therapy_hours) == (24, 7, 168)

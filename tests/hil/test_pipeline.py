@@ -20,7 +20,11 @@ FAULTS = (
 )
 
 
-def _run(monkeypatch: pytest.MonkeyPatch, pipeline: bool) -> tuple[Any, closed.LoopStats]:
+def _loop_run(monkeypatch: pytest.MonkeyPatch, pipeline: bool | None,
+              ahead: bool | None = None) -> tuple[Any, closed.ClosedLoop]:
+    """The therapy with faults, and the loop it ran on: with the class's
+    ``PIPELINE`` set to ``pipeline`` (None: as it is), inside
+    ``batches_ahead(ahead)`` unless ``ahead`` is None."""
     loops: list[closed.ClosedLoop] = []
     init = closed.ClosedLoop.__init__
 
@@ -28,12 +32,23 @@ def _run(monkeypatch: pytest.MonkeyPatch, pipeline: bool) -> tuple[Any, closed.L
         init(self, *a, **k)
         loops.append(self)
 
+    plan = TherapyPlan(hours=1.5, seed=11, faults=FAULTS, trace_every_s=1.0)
     with monkeypatch.context() as m:
-        m.setattr(closed.ClosedLoop, "PIPELINE", pipeline)
+        if pipeline is not None:
+            m.setattr(closed.ClosedLoop, "PIPELINE", pipeline)
         m.setattr(closed.ClosedLoop, "__init__", spy)
-        result = run_therapy(TherapyPlan(hours=1.5, seed=11, faults=FAULTS, trace_every_s=1.0))
+        if ahead is None:
+            result = run_therapy(plan)
+        else:
+            with closed.batches_ahead(ahead):
+                result = run_therapy(plan)
     assert len(loops) == 1
-    return result, loops[0].stats
+    return result, loops[0]
+
+
+def _run(monkeypatch: pytest.MonkeyPatch, pipeline: bool) -> tuple[Any, closed.LoopStats]:
+    result, loop = _loop_run(monkeypatch, pipeline)
+    return result, loop.stats
 
 
 def test_pipelined_loop_gives_the_run_of_the_loop_taking_turns(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -53,6 +68,18 @@ def test_pipelined_loop_gives_the_run_of_the_loop_taking_turns(monkeypatch: pyte
     assert piped.trace_rows == turns.trace_rows
     assert piped.final_status == turns.final_status
 
+
+
+def test_batches_ahead_switches_the_loop_in_its_block_and_changes_nothing(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # A campaign worker's switch (hil.campaign.kinds.execute): it wins over
+    # the class default, only inside its block.
+    off, offl = _loop_run(monkeypatch, True, ahead=False)
+    on, onl = _loop_run(monkeypatch, False, ahead=True)
+    assert offl.pipeline is False and offl.stats.ahead_used == 0
+    assert onl.pipeline is True and onl.stats.ahead_used > 0
+    assert off.trace_rows == on.trace_rows and off.fw_events == on.fw_events
+    assert closed._BATCHES_AHEAD.get() is None
 
 
 def test_flowing_ticks_counts_flow_at_the_threshold_and_skips_missing_samples() -> None:

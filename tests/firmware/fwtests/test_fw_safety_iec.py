@@ -51,7 +51,7 @@ def raised(events, aid):
 # ---- 1. link supervision ----------------------------------------------------
 
 def test_shipped_configs_carry_link_timeout_and_exchange_escalation():
-    for name in ("virtual", "pico", "pico2", "picow", "fake-pico"):
+    for name in ("virtual", "pico", "pico2", "picow", "fake-pico", "pico-pil"):
         cfg = board.load("board-configs/%s.json" % name)
         assert cfg["link_timeout_s"] == 10, name
         assert cfg["limits"]["delays_ms"]["exchange_escalate"] <= 600000, name
