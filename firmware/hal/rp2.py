@@ -7,6 +7,7 @@
 # only one that imports machine: it makes the pins and hands them over.
 
 import machine
+import micropython
 from micropython import const
 
 import protocol as P
@@ -121,10 +122,19 @@ class Rp2Board:
         self.air_now = self.air.read()
 
     def control(self):
-        # Sense the pressures, decide, actuate.
+        # Sense the pressures, decide (with the heap locked, docs/firmware.md,
+        # Memory: no call frame on the heap, no collection in the tick),
+        # actuate.
         ctl = self.ctl
         p = self.pressures
-        ctl.tick(p[0].read(), p[1].read(), p[2].read(), self.q, self.air_now)
+        p_acc = p[0].read()
+        p_pre = p[1].read()
+        p_ret = p[2].read()
+        micropython.heap_lock()
+        try:
+            ctl.tick(p_acc, p_pre, p_ret, self.q, self.air_now)
+        finally:
+            micropython.heap_unlock()
         pump = ctl.out_pump
         clamp = ctl.out_clamp
         self.pump.set(pump)

@@ -6,9 +6,13 @@
 # The firmware never reads a clock here. The watchdog counts in these
 # ticks too; when it bites the process exits with RESET_EXIT and the
 # virtual board's supervisor starts it again, as a Pico resets.
+# The ticks run with the heap locked (docs/firmware.md, Memory): the VM
+# then keeps every call frame on the C stack, and an allocation in the
+# tick raises MemoryError, a fault like any other.
 
 import sys
 
+import micropython
 from micropython import const
 
 import protocol as P
@@ -87,6 +91,8 @@ class SimBoard:
         ctl.dirty = False
         tick = ctl.tick
         wdt = self.wdt
+        lock = micropython.heap_lock
+        unlock = micropython.heap_unlock
         i = 4
         end = 4 + 5 * count
         while i < end:
@@ -97,6 +103,7 @@ class SimBoard:
                 ctl.tick_no += 1
             else:
                 j = i
+                lock()
                 try:
                     # Healthy ticks in a row, until one changes something.
                     # Each would feed the watchdog with its own tick, which
@@ -107,16 +114,19 @@ class SimBoard:
                         i += 5
                         if ctl.dirty:
                             break
-                    if wdt is not None:
-                        wdt.feed(ctl.tick_no)
-                    break   # a change, or the frame's end
                 except Exception as e:  # a fault in the logic: no feed
+                    unlock()   # first: what follows allocates
                     if wdt is not None and i > j:
                         wdt.feed(tick0 + (i - 4) // 5 - 1)
                     self.tick_errors += 1
                     ctl.tick_no = tick0 + (i - 4) // 5
                     if self.tick_errors < 4:
                         sys.print_exception(e)
+                else:
+                    unlock()
+                    if wdt is not None:
+                        wdt.feed(ctl.tick_no)
+                    break   # a change, or the frame's end
             i += 5
             if wdt is not None and wdt.expired(ctl.tick_no):
                 self.persist.save()

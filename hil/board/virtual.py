@@ -130,7 +130,7 @@ class VirtualBoard:
     def start(self) -> str:
         """Create the port and power the board on; return the port path."""
         if self.flash is None:
-            self.flash = Path(tempfile.mkdtemp(prefix="virtual-flash-", dir=_ram_dir()))
+            self.flash = Path(tempfile.mkdtemp(prefix="virtual-flash-", dir=ram_dir()))
         self.flash.mkdir(parents=True, exist_ok=True)
         self._master, self._slave = os.openpty()
         tty.setraw(self._slave)
@@ -369,7 +369,7 @@ def stand_in_note(config: str | Path) -> str | None:
             f"for the Pico firmware without hardware use --board {instead} (docs/pico-emu.md)")
 
 
-def _ram_dir() -> str | None:
+def ram_dir() -> str | None:
     """Where a board's own flash folder goes: a RAM file system when the
     machine has one (``/dev/shm``), else the usual temporary folder.
 

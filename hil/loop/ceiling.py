@@ -109,7 +109,7 @@ def _codec_us(max_batch: int) -> dict[str, float]:
 # Each figure is the least of REPS frames (a loaded machine adds, never
 # takes away).
 _FRAME_BENCH = """
-import time, json, struct
+import time, json, struct, micropython
 import protocol as P
 from link import Link
 from controller import Controller
@@ -146,7 +146,10 @@ def timed(key, fn, *args):
     t0 = time.ticks_us(); r = fn(*args); note(key, time.ticks_diff(time.ticks_us(), t0))
     return r
 def ticks(ctl):
-    for _ in range(N): ctl.tick(-800, 1400, 800, 2000, 0)
+    tick = ctl.tick
+    micropython.heap_lock()
+    for _ in range(N): tick(-800, 1400, 800, 2000, 0)
+    micropython.heap_unlock()
 for name, storage in (("ram", MemoryStorage()), ("file", FileStorage(FLASH))):
     src, link, ctl, svc, hal, per = board(storage)
     for rep in range(REPS):
@@ -174,8 +177,11 @@ def firmware_frame_us(n: int = P.MAX_SAMPLES, reps: int = 200) -> dict[str, floa
     from hil.board.build import compile_firmware
     from hil.board.firmware import BOARD_CONFIGS, micropython_executable
 
+    from hil.board.virtual import ram_dir
+
     build = compile_firmware()
-    with tempfile.TemporaryDirectory(prefix="frame-bench-flash-") as flash:
+    # The file goes where a virtual board keeps its flash (RAM where there is one).
+    with tempfile.TemporaryDirectory(prefix="frame-bench-flash-", dir=ram_dir()) as flash:
         script = (f"CFG = {str(BOARD_CONFIGS / 'virtual.json')!r}\nFLASH = {flash!r}\n"
                   f"N = {n}\nREPS = {reps}\n" + _FRAME_BENCH)
         env = dict(os.environ, MICROPYPATH=os.pathsep.join([".frozen", str(build)]))

@@ -150,3 +150,26 @@ def test_a_period_of_sensing_and_actuating_allocates_nothing():
 
     assert heap_growth(ctl, 2000, period) == 0
     assert ctl.state == C.RUNNING and board.syringe.doser.steps > 0
+
+
+def test_the_tick_runs_with_the_heap_locked_and_a_fault_releases_it():
+    if not IS_MICROPYTHON:
+        return
+    from test_fw_noalloc import _Probe
+    machine, cfg, ctl, board = _board()
+    _circuit(machine, cfg)
+    probe = _Probe(ctl.tick, 2)   # the second tick allocates
+    ctl.tick = probe.tick
+    board.sample()
+    board.control()
+    assert probe.counts == [1, 1]
+    bytearray(8)                  # the heap is usable again
+    board.sample()
+    try:
+        board.control()
+    except MemoryError:
+        pass                      # app.py's fault handler takes it from here
+    else:
+        raise AssertionError("an allocating tick went through")
+    assert probe.counts == [2, 2]
+    bytearray(8)                  # released after the fault too
