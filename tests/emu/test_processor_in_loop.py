@@ -2,7 +2,9 @@
 RP2040, flashed with board config ``pico-pil`` (the ``sim`` HAL), takes its
 sensor samples from the host in STEP frames over its USB CDC pty, exactly as
 the virtual board does over its pty; a test-mode reset restarts the chip
-(``machine.reset``), not the process, and the board comes back at tick 0."""
+(``machine.reset``), not the process, and the board comes back at tick 0;
+so does the watchdog, counting in the host's periods, when the control
+task stalls, and the board says why when it is back."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ import pytest
 from hil.board.pico_deploy import flashed_image, wait_hello
 from hil.board.pico_pty import bridge_for
 from hil.transport import contract, frames
-from hil.transport.client import BoardClient, BoardError
+from hil.transport.client import BoardClient, BoardError, BoardReset
 from hil.transport.link import SerialLink
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -57,6 +59,18 @@ def test_a_pico_with_the_sim_hal_runs_steps_from_the_host_and_resets_its_chip(tm
         assert status.tick == 0 and status.state == C.IDLE
         with bridge.lock:
             assert emu.info()["boots"] == chip_boots + 1
+        # The control task stalls for 50 periods (test mode); the watchdog
+        # (2,000 ms: 20 periods of 100 ms) bites at period 21 of the next
+        # frame. The sim HAL notes why and resets the chip.
+        assert client.command(C.CMD_TEST_HANG, 50).result == C.OK
+        with pytest.raises(BoardReset) as bite:
+            client.step(1, _samples(40))
+        notice = bite.value.notice
+        assert notice["cause"] == C.RESET_WATCHDOG and notice["last_tick"] == 21
+        with bridge.lock:
+            assert emu.info()["boots"] == chip_boots + 2
+        status = client.status().status
+        assert status.tick == 0 and status.state == C.IDLE
     finally:
         if link is not None:
             link.close()
