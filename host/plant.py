@@ -29,11 +29,12 @@ from host import cartridge, circuit, cytokines, heparin, lab, noise, physiology,
 from host.faults import Faults
 from host.patient import DeviceParams, PatientParams
 from host.sensors import SENSOR_CHANNELS, SensorFault
-from host.ticks import BATCH_MIN_TICKS, Ticks
+from host.ticks import BATCH_MIN_TICKS, LoopConstants, Ticks
 
 __all__ = ["Plant", "Actuators", "Faults", "SensorFault", "SENSOR_CHANNELS", "TRACE_COLUMNS"]
 
-ENDO = scalar.FLAT_FIELDS.index("endo")
+# Positions in the flat physiology state (scalar.FLAT_FIELDS).
+IL6, TNF, IL1B, IL10, ENDO = (scalar.FLAT_FIELDS.index(k) for k in ("il6", "tnf", "il1b", "il10", "endo"))
 
 TRACE_COLUMNS = (
     "t_s", "IL-6", "TNF-a", "IL-1b", "IL-10",
@@ -138,8 +139,9 @@ class Plant(Ticks):
                          cart=cartridge.CartridgeState(clot_factor=self._draw_clot_factor(0)))
         h = self.device.hydraulics
         sens = self.device.sensors
-        self._const = (self._alpha, self._slow_every, self.trace_every, h.static_mmhg,
-                       1.0 / h.flow_ref_ml_min, h.exponent, sens.pressure_noise_mmhg, sens.flow_noise_ml_min)
+        self._const = LoopConstants(self._alpha, self._slow_every, self.trace_every, h.static_mmhg,
+                                    1.0 / h.flow_ref_ml_min, h.exponent, sens.pressure_noise_mmhg,
+                                    sens.flow_noise_ml_min)
         # SDs of the sensor noise per channel (the batched tick loop's numpy form of sp and sq)
         self._noise_sd = np.array([sens.pressure_noise_mmhg] * 3 + [sens.flow_noise_ml_min])
         self._coef_occ = 0.0
@@ -306,19 +308,19 @@ class Plant(Ticks):
     def _row(self) -> tuple[float, ...]:
         """Current true values in ``TRACE_COLUMNS`` order."""
         s = self._s
-        _, _, _, _, il6, tnf, _, il1b, _, il10, endo, _ = s.phys
-        pro, anti = self._phys_step.drives(s.phys)  # inflammation.pro_drive and anti_drive
+        ph = s.phys
+        pro, anti = self._phys_step.drives(ph)  # inflammation.pro_drive and anti_drive
         cart = s.cart
         if self.faults.access_occlusion != self._coef_occ:
             self._coef = self._coefficients()
         p_acc, p_pre, p_ret = circuit.pressures(s.q, self._coef, self.device.hydraulics)
-        return (s.tick * self.period_s, il6, tnf, il1b, il10,
+        return (s.tick * self.period_s, ph[IL6], ph[TNF], ph[IL1B], ph[IL10],
                 s.hep_conc, s.aptt,
                 s.q, p_acc, p_pre, p_ret,
                 cart.clot, cart.extraction_il6, cart.index, cart.age_s / 3600.0, cart.processed_l,
                 s.pump_ml_min, s.heparin_u_h, 1.0 if s.connected else 0.0,
                 pro * self.patient.cytokine_gain, anti,
-                endo, cart.clearance_il6, cart.clearance_endo,
+                ph[ENDO], cart.clearance_il6, cart.clearance_endo,
                 s.line_u, self._hep_step.aptt_s(s.circ_conc))
 
     def true_aptt(self) -> float:

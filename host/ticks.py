@@ -22,7 +22,7 @@ actuators, then steps the periods with one of two loops.
 from __future__ import annotations
 
 from array import array
-from typing import Optional
+from typing import NamedTuple, Optional
 
 import numpy as np
 
@@ -32,6 +32,19 @@ from host.sensors import CHANNEL_INDEX, FLAG_AIR, FLAGS, faulted, pack, pack_arr
 # From this many periods on, a call with readings takes the batched path
 # (numpy's fixed cost per call is larger than the loop's below it).
 BATCH_MIN_TICKS = 16
+
+
+class LoopConstants(NamedTuple):
+    """What the stepping loops take from the plant's parameters, fixed for a run."""
+
+    alpha: float            # the pump flow's first-order step toward its target, per period
+    slow_every: int         # periods per physiology (slow) step
+    trace_every: int        # periods per trace row
+    static_mmhg: float      # hydrostatic offset of the pressures
+    inv_flow_ref: float     # 1 / the flow of the pressure law's reference (1/(mL/min))
+    exponent: float         # the pressure law's flow exponent
+    pressure_sd: float      # sensor noise of the pressures (mmHg)
+    flow_sd: float          # sensor noise of the flow (mL/min)
 
 
 class Ticks:
@@ -141,7 +154,8 @@ class Ticks:
             out: Readings are appended here, if given.
         """
         s = self._s
-        alpha, slow_every, trace_every = self._const[:3]
+        const = self._const
+        alpha, slow_every, trace_every = const.alpha, const.slow_every, const.trace_every
         c_acc, c_ret, c_cart = self._coef
         emit = out is not None
         qs: list[float] = []  # the flow of each tick (when emitting)
@@ -211,7 +225,8 @@ class Ticks:
             c_ret: Return coefficient (constant over the call).
             out: The int16 words are appended here.
         """
-        ps, inv_qref, expo = self._const[3:6]
+        const = self._const
+        ps, inv_qref, expo = const.static_mmhg, const.inv_flow_ref, const.exponent
         n = len(qs)
         # the noise terms: sp * z for the pressures, sq * z for the flow
         dev = self._noise.rows(first, n) * self._noise_sd
