@@ -72,9 +72,14 @@ class Link:
         self.held = 0       # length of the frame handed on, consumed at the next recv
         self.t_last = 0     # when the last byte of an incomplete frame came
         self.crc = 0        # CRC-32 of the frame handed on
+        # Two reply buffers: tx holds the reply being built or last sent,
+        # tx_prev the one before it, so that either can be sent again (a
+        # host may have two STEP frames on the way, docs/protocol.md).
         self.tx = bytearray(P.HEADER_LEN + 1024 + P.TRAILER_LEN)
+        self.tx_prev = bytearray(len(self.tx))
         self.nbuf = bytearray(P.HEADER_LEN + 2 + P.TRAILER_LEN)
         self.tx_len = 0
+        self.tx_prev_len = 0
         self.rx_frames = 0
         self.rx_errors = 0
         self.rx_skipped = 0
@@ -232,11 +237,19 @@ class Link:
         self._write(self.tx, self.tx_len)
         self.tx_frames += 1
 
-    def resend(self):
-        # Repeat the last reply sent (the host retried a frame we answered).
-        if self.tx_len:
-            self._write(self.tx, self.tx_len)
+    def resend(self, prev=False):
+        # Repeat the last reply sent, or with prev the one before it (the
+        # host retried a frame we answered).
+        buf, n = (self.tx_prev, self.tx_prev_len) if prev else (self.tx, self.tx_len)
+        if n:
+            self._write(buf, n)
             self.tx_frames += 1
+
+    def rotate(self):
+        # Keep the last reply as the one before, and free tx for the next.
+        self.tx, self.tx_prev = self.tx_prev, self.tx
+        self.tx_prev_len = self.tx_len
+        self.tx_len = 0
 
     @staticmethod
     def _frame(buf, ftype, seq, n):

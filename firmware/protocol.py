@@ -13,7 +13,11 @@ TRAILER_LEN = 4
 MAX_PAYLOAD = 4096
 MAX_SAMPLES = 400          # control periods per STEP frame
 SAMPLE_CHANNELS = 5        # p_access, p_pre, p_return, q_blood, flags
-STEP_HEAD = 8              # tick0 u32, n u16, reserved u16
+STEP_HEAD = 8              # tick0 u32, n u16, flags u16
+# STEP flags. AHEAD: the host wrote this frame before it had the reply to
+# the one before, on the assumption that the board would run that frame to
+# its end without a change; the board refuses it (N_AHEAD) otherwise.
+STEP_AHEAD = 1
 SAMPLE_BYTES = SAMPLE_CHANNELS * 2
 # The longest frame a host may send: a STEP with MAX_SAMPLES samples.
 MAX_FRAME = HEADER_LEN + STEP_HEAD + MAX_SAMPLES * SAMPLE_BYTES + TRAILER_LEN
@@ -41,6 +45,7 @@ N_LENGTH = 5    # payload length impossible for the type
 N_TICK = 6      # STEP does not continue from the board's tick
 N_PAYLOAD = 7   # payload fields invalid
 N_MODE = 8      # frame type not served by this HAL
+N_AHEAD = 9     # STEP sent ahead, but the frame before did not run to its end unchanged
 
 # Status block carried by every STEP/CMD/STATUS reply.
 STATUS_FMT = "<IBBBBHHHHIIIIHH"

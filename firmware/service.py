@@ -42,10 +42,13 @@ class Service:
         sys.modules.pop("build_id", None)
         # Called after a test-mode reset was answered (tests replace it).
         self.restart = self._restart
-        # The frame last answered, to tell a retransmission (same TYPE, SEQ
-        # and bytes: same CRC-32) from a new request that reuses a SEQ.
+        # The frames last answered and the one before (the link keeps both
+        # replies), to tell a retransmission (same TYPE, SEQ and bytes: same
+        # CRC-32) from a new request that reuses a SEQ.
         self.last_key = -1   # type << 8 | seq, or -1
         self.last_crc = 0
+        self.prev_key = -1
+        self.prev_crc = 0
         self.boot_notice = None  # this boot's BOOT notice, repeated in HELLO
         # Heap accounting for benchmarks: when on, the board collects after
         # every frame and records the most heap in use just before (live
@@ -101,24 +104,34 @@ class Service:
         self.link.send(rtype, seq, len(data))
 
     def serve(self, ftype, seq, n, step=None, save=None):
-        # Answer one good frame from the link: a retransmission of the frame
-        # last answered gets the same reply again without acting twice; a
-        # STEP goes to step(seq, n) (HALs that take samples from the host);
-        # anything else to handle(). save() stores what a frame changed
-        # before the reply goes out.
+        # Answer one good frame from the link: a retransmission of one of
+        # the two frames last answered gets the same reply again without
+        # acting twice; a STEP goes to step(seq, n) (HALs that take samples
+        # from the host); anything else to handle(). save() stores what a
+        # frame changed before the reply goes out.
         link = self.link
         self.ctl.host_seen()
         key = (ftype << 8) | seq
-        if key == self.last_key and link.crc == self.last_crc:
+        crc = link.crc
+        if key == self.last_key and crc == self.last_crc:
             link.resend()
             return
+        if key == self.prev_key and crc == self.prev_crc:
+            link.resend(True)
+            return
+        if self.last_key >= 0:
+            # The last reply becomes the one before; one that was refused
+            # leaves the answered one in place.
+            link.rotate()
+            self.prev_key = self.last_key
+            self.prev_crc = self.last_crc
         if ftype == P.T_STEP and step is not None:
             ok = step(seq, n)
         else:
             ok = self.handle(ftype, seq, n, save)
         if ok:
             self.last_key = key
-            self.last_crc = link.crc
+            self.last_crc = crc
         else:
             self.last_key = -1
         self.account_heap()
@@ -162,6 +175,8 @@ class Service:
             "build": self.build,
             "config": self.config,
             "settings": self.settings(),
+            # STEP frames may be sent ahead of the reply before (P.STEP_AHEAD).
+            "step_ahead": self.hal_name == "sim",
         }
 
     def test_reset(self):

@@ -34,6 +34,10 @@ class SimBoard:
         wdt_ms = cfg.get("watchdog_ms", 0)
         self.wdt = SimWatchdog(wdt_ms // ctl.period_ms) if wdt_ms else None
         self.tick_errors = 0
+        # The frame last acted on was a STEP that ran to its end with no
+        # change (no new output, no event, no fault): only then may a STEP
+        # the host wrote ahead of that frame's reply run (P.STEP_AHEAD).
+        self.clean = False
 
     @staticmethod
     def boot_safe(cfg):
@@ -60,6 +64,10 @@ class SimBoard:
         save = self.persist.save
         while True:
             ftype, seq, n = link.recv()
+            if ftype != P.T_STEP:
+                # A command may change outputs; any other frame ends a run
+                # of STEP frames too (the host sends none in between).
+                self.clean = False
             svc.serve(ftype, seq, n, step, save)
 
     def reset(self):
@@ -81,13 +89,21 @@ class SimBoard:
         ctl = self.ctl
         tick0 = (s[0] & 0xFFFF) | ((s[1] & 0xFFFF) << 16)
         count = s[2] & 0xFFFF
+        flags = s[3] & 0xFFFF
         # The header already held LEN to 1..MAX_SAMPLES whole samples.
-        if P.STEP_HEAD + count * 10 != n:
+        if P.STEP_HEAD + count * 10 != n or flags & ~P.STEP_AHEAD:
             self.link.nak(seq, P.N_PAYLOAD, P.T_STEP)
             return False
         if tick0 != ctl.tick_no + 1:
             self.link.nak(seq, P.N_TICK, P.T_STEP)
             return False
+        if flags and not self.clean:
+            # Written before the host knew how the frame before ended, and
+            # that frame changed something: its samples assume old outputs.
+            self.link.nak(seq, P.N_AHEAD, P.T_STEP)
+            return False
+        self.clean = False
+        errors = self.tick_errors
         ctl.dirty = False
         tick = ctl.tick
         wdt = self.wdt
@@ -134,5 +150,6 @@ class SimBoard:
             if ctl.dirty:
                 break
         self.persist.save()
+        self.clean = i >= end and not ctl.dirty and self.tick_errors == errors
         self.service.reply(P.T_STEP | P.REPLY, seq, (i - 4) // 5)
         return True

@@ -271,7 +271,13 @@ class CutBench(Link):
     The power-cut campaign arms the board by writing a budget into its
     ``cut_file`` itself; :meth:`arm_step` arms it for the writes of the next
     STEP frame only (a scenario's ``power_cut_in_write`` step).
+
+    It tells which frame a cut fell in by the last one written, so a host
+    must not write the next STEP frame before the reply to the one before
+    (``frames_ahead`` False; :attr:`BoardClient.steps_ahead`).
     """
+
+    frames_ahead = False
 
     def __init__(self, board: VirtualBoard, on_cut: Callable[[dict[str, Any]], None] | None = None) -> None:
         self.board = board

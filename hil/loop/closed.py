@@ -15,21 +15,22 @@ from array import array
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from typing import Any, Callable, Protocol
 
-import numpy as np
-
-from hil.board.firmware import TherapyLimits
 from hil.transport import contract, frames
 from hil.transport.client import BoardClient, BoardReset
 from hil.transport.frames import Event, Status
 from hil.run.observers import Observers
+from hil.loop.boardrun import BoardRun, LoopError, LoopStats, actuators_from, flowing_ticks
 from hil.loop.speculate import Batch, ahead
 
 P = frames.P
 C = frames.C
 _CHANNELS = len(contract.SAMPLE)
+
+__all__ = ["BoardRun", "ClosedLoop", "LoopError", "LoopStats", "PlantLike", "actuators_from",
+           "batches_ahead", "flowing_ticks"]
 
 
 # Whether loops made in this context compute the plant's next batch while
@@ -63,106 +64,18 @@ class PlantLike(Protocol):
     def restore(self, snap: object) -> None: ...
 
 
-class LoopError(RuntimeError):
-    """Board and plant disagree about virtual time."""
-
-
 @dataclass
-class LoopStats:
-    """Counters of one run."""
+class _Open:
+    """A STEP frame written to the board whose reply is not taken yet."""
 
-    frames: int = 0
-    rewinds: int = 0
-    ticks: int = 0
-    resets: int = 0
-    ahead_used: int = 0          # batches computed while the board ran the one before
-    flow_ticks_by_cartridge: dict[int, int] = field(default_factory=dict)
-
-
-class BoardRun:
-    """What the closed and the free-running loop share: the notification
-    bus, the run's counters, and the board's events lined up with the
-    run's ticks (``offset`` = run tick - board tick)."""
-
-    observers: Observers
-    stats: LoopStats
-    events: list[Event]
-    offset: int
-    status: Status
-    # The board's therapy limits, from its config (hil.board.firmware), when
-    # the session knows which config it runs; None otherwise.
-    limits: TherapyLimits | None = None
-
-    @property
-    def max_cartridges(self) -> int:
-        """The board's cartridge limit (``therapy.max_cartridges``).
-
-        Raises:
-            AttributeError: the board's limits are not known.
-        """
-        if self.limits is None:
-            raise AttributeError("max_cartridges: the board's therapy limits are not known")
-        return self.limits.max_cartridges
-
-    def _init_run(self, observers: Observers | None,
-                  on_event: Callable[[Event], None] | None,
-                  on_boot: Callable[[int, dict[str, Any]], None] | None,
-                  on_status: Callable[[int, Status], None] | None) -> None:
-        self.observers = observers if observers is not None else Observers()
-        self.observers.subscribe(event=on_event, boot=on_boot, status=on_status)
-        self.stats = LoopStats()
-        self.events = []
-        self.offset = 0
-
-    def _status_seen(self) -> None:
-        raise NotImplementedError
-
-    def poll(self) -> None:
-        """Ask the board for its status (and the events it has queued); a
-        board that has restarted answers with its boot notice instead.
-        For the loops that poll a board on its own clock (``_update`` and
-        ``_rebooted`` are theirs)."""
-        try:
-            reply = self.client.status()
-        except BoardReset as r:
-            self._rebooted(r.notice)
-            return
-        self._update(reply)
-
-    def _take_events(self, events: list[Event]) -> None:
-        for e in events:
-            if self.offset:
-                e = replace(e, tick=e.tick + self.offset)
-            self.events.append(e)
-            self.observers.event(e)
-
-    def _take_reply(self, reply: frames.Reply) -> None:
-        """Hold the reply's status, take its events, publish the status."""
-        self.status = reply.status
-        self._take_events(reply.events)
-        self._status_seen()
-
-
-def flowing_ticks(out: array, k: int, threshold: int) -> int:
-    """Of the first ``k`` samples in ``out`` (wire counts), how many show
-    blood flowing: measured flow at least ``threshold``, sample not missing."""
-    rows = np.frombuffer(out, dtype=np.int16).reshape(-1, _CHANNELS)[:k]
-    return int(np.count_nonzero((rows[:, contract.Q_BLOOD] >= threshold)
-                                & (rows[:, contract.FLAGS] >= 0)))
-
-
-def actuators_from(status: Status, bolus_base_u: float = 0.0) -> "object":
-    """The firmware's outputs as the plant's actuator values (physical units).
-
-    The status's bolus total is what the board released into the line
-    (cumulative); the plant gives each increase once. ``bolus_base_u`` is
-    added to it: what the plant was given before the board's last restart
-    beyond what the board counts as given (:meth:`ClosedLoop._rebooted`)."""
-    from host.plant import Actuators
-
-    return Actuators(pump_ml_min=float(status.pump_ml_min), clamp_open=status.clamp_open,
-                     heparin_u_h=float(status.heparin_u_h),
-                     heparin_bolus_u=float(status.bolus_total_u) + bolus_base_u)
+    sent: Any            # the client's handle (hil.transport.client.Sent)
+    board_tick0: int     # the board's tick of its first sample
+    n: int
+    act: object          # the outputs its samples assume
+    snap: object         # the plant at its start
+    out: array           # its samples
+    batch: Batch | None = None   # sent ahead: the plant's state after it
+    limit: int | None = None     # sent ahead: the loop's target when the board went on with it
 
 
 class ClosedLoop(BoardRun):
@@ -186,9 +99,14 @@ class ClosedLoop(BoardRun):
             each to those notifications.
         pipeline: compute the plant's next batch while the board runs the
             current one (:mod:`hil.loop.speculate`; same samples, same
-            result). Off: plant and board take turns. Default: the
-            context's :func:`batches_ahead`, else ``ClosedLoop.PIPELINE``;
-            never with ``max_batch=1``.
+            result), and, if the board takes STEP frames sent ahead
+            (``client.steps_ahead``, from its HELLO), write that batch to it
+            before its reply to the current one comes, so that the board
+            never waits for the host. Off: plant and board take turns.
+            Default: the context's :func:`batches_ahead`, else
+            ``ClosedLoop.PIPELINE``; never with ``max_batch=1``.
+        send_ahead: overrides whether batches computed ahead are sent ahead
+            (only with ``pipeline``; True needs a board that takes them).
     """
 
     PIPELINE = True
@@ -199,7 +117,7 @@ class ClosedLoop(BoardRun):
                  on_event: Callable[[Event], None] | None = None,
                  on_boot: Callable[[int, dict[str, Any]], None] | None = None,
                  on_status: Callable[[int, Status], None] | None = None,
-                 pipeline: bool | None = None) -> None:
+                 pipeline: bool | None = None, send_ahead: bool | None = None) -> None:
         if not 1 <= max_batch <= P.MAX_SAMPLES:
             raise ValueError(f"max_batch must be 1..{P.MAX_SAMPLES}")
         self.client = client
@@ -209,6 +127,9 @@ class ClosedLoop(BoardRun):
         if pipeline is None:
             pipeline = _BATCHES_AHEAD.get()
         self.pipeline = (self.PIPELINE if pipeline is None else pipeline) and max_batch > 1
+        if send_ahead is None:
+            send_ahead = bool(getattr(client, "steps_ahead", False))
+        self.send_ahead = self.pipeline and send_ahead
         # Compared with the samples as they go out, in wire counts.
         self.flowing_threshold = contract.CHANNEL["q_blood"].wire(flowing_ml_min)
         # Plant tick = board tick + offset; the board counts from 0 at
@@ -263,7 +184,7 @@ class ClosedLoop(BoardRun):
         plant = self.plant
         nxt: Batch | None = None
         while True:
-            target = end_tick if horizon is None else min(end_tick, horizon())
+            target = self._target(end_tick, horizon)
             if plant.tick >= target:
                 return
             n = min(target - plant.tick, self.max_batch)
@@ -281,9 +202,88 @@ class ClosedLoop(BoardRun):
             if self.outages:
                 self._mask(out, plant.tick - n + 1, n)
             board_tick0 = plant.tick - n + 1 - self.offset
+            if self.send_ahead:
+                self._run_ahead(_Open(self.client.send_step(board_tick0, out.tobytes()),
+                                      board_tick0, n, act, snap, out), end_tick, horizon)
+                nxt = None
+                continue
             reply, nxt = self._exchange(board_tick0, out, target, act, snap)
             if reply is not None:
                 self._settle(reply, snap, act, out, n)
+
+    @staticmethod
+    def _target(end_tick: int, horizon: Callable[[], int] | None) -> int:
+        return end_tick if horizon is None else min(end_tick, horizon())
+
+    def _run_ahead(self, cur: "_Open", end_tick: int, horizon: Callable[[], int] | None) -> None:
+        """Frames sent ahead (docs/protocol.md, "STEP frames sent ahead").
+
+        ``cur`` is written and the plant is at its end. While the board
+        runs it, the plant computes the next batch with the same outputs
+        and writes it at once, flagged ahead; then the loop takes the reply
+        to ``cur``. If ``cur`` ran to its end with no change (all samples
+        consumed, the same outputs, no event), the board goes straight on
+        with the frame ahead, which becomes ``cur``, and so on. Otherwise
+        the board refuses the frame ahead (NAK), and the loop goes back to
+        :meth:`run_until` with the new outputs, as without sending ahead.
+        The board runs exactly the samples lockstep would send it."""
+        plant = self.plant
+        client = self.client
+        stats = self.stats
+        while True:
+            # Written ahead now, so that the board never waits for the host.
+            nxt: _Open | None = None
+            n_next = min(self._target(end_tick, horizon) - plant.tick, self.max_batch)
+            if n_next > 0:
+                batch = ahead(plant, cur.act, n_next)
+                tick0 = cur.board_tick0 + cur.n
+                if self.outages:
+                    self._mask(batch.out, plant.tick + 1, n_next)
+                nxt = _Open(client.send_step(tick0, batch.out.tobytes(), ahead=True),
+                            tick0, n_next, cur.act, batch.start, batch.out, batch)
+                stats.sent_ahead += 1
+            try:
+                reply = client.finish_step(cur.sent, refusable=cur.batch is not None)
+            except BoardReset as r:
+                self._reset_mid_frame(r, cur.board_tick0, cur.n, cur.act, cur.snap)
+                return
+            if reply is None:
+                # The board did not run a frame sent ahead (damaged on the
+                # way, or a change the loop did not see): nor the one after.
+                plant.restore(cur.snap)
+                stats.ahead_refused += 1
+                self._refused(nxt)
+                return
+            self._settle(reply, cur.snap, cur.act, cur.out, cur.n)
+            if cur.limit is not None and plant.tick > cur.limit:
+                raise LoopError(f"the horizon moved to tick {cur.limit} without a change on the "
+                                f"board, which had run to {plant.tick} on a frame sent ahead")
+            if nxt is None:
+                return
+            if reply.consumed < cur.n or self.act != cur.act or reply.events:
+                # Something changed: the board refuses the frame ahead.
+                self._refused(nxt)
+                return
+            nxt.batch.apply(plant)
+            stats.ahead_used += 1
+            nxt.limit = self._target(end_tick, horizon)
+            cur = nxt
+
+    def _refused(self, sent: "_Open | None") -> None:
+        """Take the board's refusal of a frame sent ahead that it must not
+        run (the one before it changed something, or was not run)."""
+        if sent is None:
+            return
+        try:
+            reply = self.client.finish_step(sent.sent, refusable=True)
+        except BoardReset as r:
+            # After its last reply, before it ran anything more.
+            self._reset_mid_frame(r, self.plant.tick - self.offset + 1, 0, sent.act, self.plant.snapshot())
+            return
+        if reply is not None:
+            raise LoopError(f"the board ran a STEP frame sent ahead from tick {sent.board_tick0} "
+                            "after a frame that changed its outputs or raised an event")
+        self.stats.ahead_refused += 1
 
     def _exchange(self, board_tick0: int, out: array, target: int, act: object,
                   snap: object) -> tuple[frames.Reply | None, Batch | None]:

@@ -35,7 +35,7 @@ from typing import Any
 from hil.transport import frames
 from hil.transport.client import BoardClient
 from hil.transport.frames import Event, Status
-from hil.loop.closed import BoardRun, LoopError
+from hil.loop.boardrun import BoardRun, LoopError
 from hil.run.observers import Observers
 
 C = frames.C

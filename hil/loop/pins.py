@@ -46,7 +46,7 @@ from typing import Any
 
 from hil.board.pico_boards import adc_inputs
 from hil.board.pico_emu import NS
-from hil.loop.closed import BoardRun, LoopError
+from hil.loop.boardrun import BoardRun, LoopError
 from hil.run.observers import Observers
 from hil.transport import frames
 from hil.transport.client import BoardClient, BoardReset

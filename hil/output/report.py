@@ -105,7 +105,8 @@ def summarise(result: TherapyResult) -> dict[str, Any]:
         "wall_s": round(result.wall_s, 3),
         "speedup": round(result.virtual_s / result.wall_s, 1) if result.wall_s > 0 else None,
         "period_s": result.period_s,
-        "link": {"frames": result.frames, "rewinds": result.rewinds},
+        "link": {"frames": result.frames, "rewinds": result.rewinds, "sent_ahead": result.sent_ahead,
+                 "ahead_refused": result.ahead_refused},
         "final_state": C.STATE_NAMES[fs.state],
         "cartridges": {"used": fs.cartridge, "exchanges": len(exchanges),
                        "flow_time_s_by_cartridge": {str(k): round(v * result.period_s, 1)

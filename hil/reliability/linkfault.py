@@ -112,6 +112,10 @@ def run_campaign(runs: int = 1000, seed: int = 1, block_size: int = 100, jobs: i
         "faults_injected": _nested(dict(injected)),
         "frames_damaged": sum(r["frames_damaged"] for r in results),
         "resends": sum(r["resends"] for r in results),
+        # STEP frames the host wrote ahead of the reply before, and those the
+        # board refused (docs/protocol.md): faults fell on both kinds.
+        "frames_sent_ahead": sum(r.get("sent_ahead", 0) for r in results),
+        "frames_ahead_refused": sum(r.get("ahead_refused", 0) for r in results),
         "probes": dict(Counter(r["probe"] for r in results)),
         "states_at_fault": dict(Counter(r["state"] for r in results)),
         "unsafe_outcomes": len(unsafe),

@@ -29,6 +29,10 @@ KINDS = ("corrupt", "drop", "delay", "noise", "disconnect")
 DIRECTIONS = ("to_board", "to_host", "both")
 PROBES = ("step", "status", "log", "diag", "set_flow", "aptt", "pause_resume")
 PERIOD_S = 0.1
+# STEP frames of at most 5 s (50 periods): a run's 10-40 s then hold several,
+# each written ahead of the reply to the one before (docs/protocol.md), so
+# that faults fall on frames ahead and on the replies before them too.
+MAX_BATCH = 50
 
 
 @lru_cache(maxsize=None)
@@ -91,6 +95,8 @@ class RunResult:
     probe: str
     frames_damaged: int = 0
     resends: int = 0
+    sent_ahead: int = 0        # STEP frames written before the reply to the one before
+    ahead_refused: int = 0     # ... that the board refused
     pump_with_high_alarm: list[str] = field(default_factory=list)
     disagreement: list[str] = field(default_factory=list)
     event_gaps: list[str] = field(default_factory=list)
@@ -132,7 +138,7 @@ class Rig:
         self.ev_state = C.IDLE
         self.ev_bolus = 0
         self.gaps: list[str] = []      # found outside a run (set-up)
-        self.loop = ClosedLoop(self.client, self.plant, on_event=self._on_event,
+        self.loop = ClosedLoop(self.client, self.plant, max_batch=MAX_BATCH, on_event=self._on_event,
                                on_status=self._on_status)
         self.op.begin(self.loop)
         self.advance_to_running()
@@ -219,6 +225,7 @@ class Rig:
         self.watch = r
         injected0 = len(self.link.injected)
         resends0 = client.resends
+        ahead0 = (loop.stats.sent_ahead, loop.stats.ahead_refused)
         try:
             if fault.kind == "disconnect":
                 self.serial.close()
@@ -249,6 +256,8 @@ class Rig:
             self.watch = None
             r.frames_damaged = len(self.link.injected) - injected0
             r.resends = client.resends - resends0
+            r.sent_ahead = loop.stats.sent_ahead - ahead0[0]
+            r.ahead_refused = loop.stats.ahead_refused - ahead0[1]
         return r
 
     @staticmethod

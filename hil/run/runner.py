@@ -400,6 +400,7 @@ class ScenarioRun:
         tl.counters = {"resends": client.resends, "frames": loop.stats.frames,
                        "rewinds": loop.stats.rewinds, "resets": loop.stats.resets}
         result.link = {"frames": loop.stats.frames, "rewinds": loop.stats.rewinds,
+                       "sent_ahead": loop.stats.sent_ahead, "ahead_refused": loop.stats.ahead_refused,
                        "resends": client.resends, "board_resets": loop.stats.resets,
                        "faults_injected": session.link.injected(), "timeout_s": self.timeout}
         result.verdict = Verdict(self._checks())

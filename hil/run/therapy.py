@@ -70,6 +70,8 @@ class TherapyResult:
     untreated: dict[str, Any]
     final_status: frames.Status
     aborted: str | None = None     # why the run stopped early (board or link lost)
+    sent_ahead: int = 0            # STEP frames written before the reply to the one before
+    ahead_refused: int = 0         # ... that the board refused (the one before changed something)
 
 
 class TherapyLog:
@@ -177,7 +179,8 @@ def _result(plan: TherapyPlan, session: Session, log: TherapyLog, patient: Any, 
         trace_columns=log.trace_columns, trace_rows=log.trace_rows, state_changes=log.state_changes,
         flow_ticks_by_cartridge=dict(loop.stats.flow_ticks_by_cartridge),
         frames=loop.stats.frames, rewinds=loop.stats.rewinds, untreated=untreated,
-        final_status=final, aborted=aborted)
+        final_status=final, aborted=aborted, sent_ahead=loop.stats.sent_ahead,
+        ahead_refused=loop.stats.ahead_refused)
     session.observers.end(result)
     return result
 

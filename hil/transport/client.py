@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from hil.transport import frames
@@ -24,6 +25,7 @@ NAK_NAMES = {
     P.N_TICK: "STEP does not continue from the board's tick",
     P.N_PAYLOAD: "invalid payload",
     P.N_MODE: "frame type not served by this board's HAL",
+    P.N_AHEAD: "STEP sent ahead of a frame that changed something",
 }
 _RETRYABLE = (P.N_CRC,)   # reason 1 is reserved: the board never sends it
 
@@ -54,6 +56,18 @@ class BoardRefused(BoardError):
         super().__init__(f"the board refused {command}: {why} (state {reply.status.state_name}, "
                          f"tick {reply.status.tick})")
         self.reply = reply
+
+
+@dataclass
+class Sent:
+    """A request written to the board whose reply has not been taken yet
+    (:meth:`BoardClient.send`)."""
+
+    ftype: int
+    seq: int
+    frame: bytes
+    periods: int = 0      # control periods a STEP frame carries
+    t0: float = 0.0       # when it was first written (time.monotonic)
 
 
 class BoardClient:
@@ -92,6 +106,14 @@ class BoardClient:
         # Wall seconds per control period of the board's STEP replies
         # (a running mean), None until a STEP frame has been answered.
         self.pace_s: float | None = None
+        # The board's last HELLO reply ({} until asked): what it can do.
+        self.board_hello: dict[str, Any] = {}
+        # Requests written and not yet answered, by SEQ (at most two: a STEP
+        # and the one sent ahead of its reply), and replies that came for
+        # one of them while another was awaited.
+        self._open: dict[int, int] = {}
+        self._step_answered = 0.0   # when the last STEP reply was taken
+        self._early: dict[int, Frame] = {}
 
     def transact(self, ftype: int, payload: bytes = b"",
                  meanwhile: Callable[[], None] | None = None, extra_s: float = 0.0) -> Frame:
@@ -101,30 +123,81 @@ class BoardClient:
         first written and before the reply is awaited: host work that
         overlaps the board's (the closed loop's next batch). ``extra_s``:
         wall time allowed for the reply beyond ``timeout_s``."""
+        sent = self.send(ftype, payload)
+        if meanwhile is not None:
+            meanwhile()
+        reply = self.finish(sent, extra_s)
+        if reply is None:   # never: finish raises on a refusal unless asked not to
+            raise BoardError(f"board refused frame type 0x{ftype:02x}")
+        return reply
+
+    def send(self, ftype: int, payload: bytes = b"", periods: int = 0) -> Sent:
+        """Write one request with the next SEQ and return without waiting;
+        :meth:`finish` takes its reply. At most two may be open at once (a
+        STEP and the one sent ahead of its reply, docs/protocol.md), and
+        their replies are taken in the order they were sent."""
+        if len(self._open) >= 2:
+            raise BoardError("two requests are open already: take a reply first")
         self.seq = (self.seq + 1) & 0xFF
         seq = self.seq
-        frame = frames.encode(ftype, seq, payload)
-        for attempt in range(self.retries + 1):
-            if attempt:
-                self.resends += 1
-            self.link.write(frame)
-            if meanwhile is not None:
-                work, meanwhile = meanwhile, None
-                work()
-            reply = self._await(ftype, seq, extra_s)
-            if reply is None:
-                continue
-            if reply.ftype == P.T_NAK:
-                reason = reply.payload[0] if reply.payload else 0
-                if reason in _RETRYABLE:
+        sent = Sent(ftype, seq, frames.encode(ftype, seq, payload), periods, time.monotonic())
+        self._open[seq] = ftype
+        try:
+            self.link.write(sent.frame)
+        except BaseException:
+            del self._open[seq]
+            raise
+        return sent
+
+    def finish(self, sent: Sent, extra_s: float = 0.0, refusable: bool = False) -> Frame | None:
+        """The board's reply to ``sent``, resending the same frame after a
+        timeout or a NAK for a damaged frame (up to ``retries`` times).
+
+        Args:
+            sent: what :meth:`send` returned.
+            extra_s: wall time allowed for the reply beyond ``timeout_s``.
+            refusable: a NAK other than for a damaged frame is an answer
+                (returns None: the board did not act on the frame), not an
+                error; a frame sent ahead.
+
+        Raises:
+            BoardError: refused (unless ``refusable``), or no reply.
+            BoardReset: the board restarted meanwhile.
+        """
+        ftype, seq = sent.ftype, sent.seq
+        try:
+            for attempt in range(self.retries + 1):
+                if attempt:
+                    self.resends += 1
+                    self.link.write(sent.frame)
+                reply = self._await(ftype, seq, extra_s)
+                if reply is None:
                     continue
-                raise BoardError(f"board refused frame type 0x{ftype:02x}: "
-                                 f"{NAK_NAMES.get(reason, f'reason {reason}')}")
-            return reply
+                if reply.ftype == P.T_NAK:
+                    reason = reply.payload[0] if reply.payload else 0
+                    if reason in _RETRYABLE:
+                        continue   # damaged on the way: the board judged nothing
+                    if refusable:
+                        return None
+                    raise BoardError(f"board refused frame type 0x{ftype:02x}: "
+                                     f"{NAK_NAMES.get(reason, f'reason {reason}')}")
+                return reply
+        except BoardReset:
+            # Restarted (announced here, or by the link): nothing written
+            # before will be answered.
+            self._open.clear()
+            self._early.clear()
+            raise
+        finally:
+            self._open.pop(seq, None)
         raise BoardError(f"no valid reply from {self.link.name} to frame type 0x{ftype:02x} "
                          f"after {self.retries + 1} attempts")
 
     def _await(self, ftype: int, seq: int, extra_s: float = 0.0) -> Frame | None:
+        early = self._early.pop(seq, None)
+        if early is not None:
+            self.replies += 1
+            return early
         deadline = time.monotonic() + self.timeout_s + extra_s
         while True:
             while self.pending:
@@ -133,14 +206,22 @@ class BoardClient:
                     notice = json.loads(f.payload)
                     self.boots.append(notice)
                     if self.replies:
-                        # It had been answering: this is a restart.
+                        # It had been answering: this is a restart. Nothing
+                        # written before it will be answered.
                         self.pending.clear()
+                        self._open.clear()
+                        self._early.clear()
                         raise BoardReset(notice)
                     continue
                 if f.seq == seq and (f.ftype == ftype | P.REPLY or f.ftype == P.T_NAK):
                     self.replies += 1
                     return f
-                # A stale reply to an earlier attempt: ignore it.
+                other = self._open.get(f.seq)
+                if other is not None and f.seq not in self._early and (
+                        f.ftype == other | P.REPLY or f.ftype == P.T_NAK):
+                    # The reply to the other open request: kept for its turn.
+                    self._early[f.seq] = f
+                # Else a stale reply to an earlier attempt: ignore it.
             left = deadline - time.monotonic()
             if left <= 0:
                 return None
@@ -190,8 +271,17 @@ class BoardClient:
     # -- typed requests -------------------------------------------------------
 
     def hello(self) -> dict[str, Any]:
-        """The board's identity: implementation, version, firmware, board, period."""
-        return json.loads(self.transact(P.T_HELLO).payload)
+        """The board's identity: implementation, version, firmware, board,
+        period (kept as ``board_hello``)."""
+        self.board_hello = json.loads(self.transact(P.T_HELLO).payload)
+        return self.board_hello
+
+    @property
+    def steps_ahead(self) -> bool:
+        """Whether the board, by its last HELLO, runs STEP frames sent ahead
+        of the reply before them (``step_ahead``), and the link lets them
+        through (a link may say ``frames_ahead = False``); False until asked."""
+        return self.board_hello.get("step_ahead") is True and getattr(self.link, "frames_ahead", True)
 
     def diag(self) -> dict[str, Any]:
         """Memory and link counters."""
@@ -216,19 +306,40 @@ class BoardClient:
         Returns:
             The reply; ``reply.consumed`` periods were run.
         """
+        sent = self.send_step(tick0, samples)
+        if meanwhile is not None:
+            meanwhile()
+        reply = self.finish_step(sent)
+        assert reply is not None
+        return reply
+
+    def send_step(self, tick0: int, samples: bytes, ahead: bool = False) -> Sent:
+        """Write a STEP frame (``ahead``: before the reply to the one before
+        it, see :func:`frames.step_payload`); :meth:`finish_step` takes its reply."""
         periods = len(samples) // frames.SAMPLE_BYTES
+        return self.send(P.T_STEP, frames.step_payload(tick0, samples, ahead), periods)
+
+    def finish_step(self, sent: Sent, refusable: bool = False) -> Reply | None:
+        """The reply to a STEP frame from :meth:`send_step`: ``consumed``
+        periods were run; None if ``refusable`` and the board refused it."""
         per = self.STEP_S_PER_PERIOD if self.pace_s is None else self.PACE_MARGIN * self.pace_s
         resends = self.resends
-        t0 = time.monotonic()
-        reply = frames.decode_reply(self.transact(P.T_STEP, frames.step_payload(tick0, samples), meanwhile,
-                                                  periods * per).payload)
-        # The pace from whole frames of some length that needed no resend:
-        # a frame cut short, or a short one, is mostly the host's and the
-        # link's fixed costs.
-        if reply.consumed == periods >= self.PACE_MIN_PERIODS and self.resends == resends:
-            pace = (time.monotonic() - t0) / periods
+        # A frame sent ahead waits for the one before it too.
+        frame = self.finish(sent, sent.periods * per * (2 if self._open.keys() - {sent.seq} else 1),
+                            refusable)
+        if frame is None:
+            return None
+        reply = frames.decode_reply(frame.payload)
+        # The pace from whole frames of some length that needed no resend: a frame cut short, or a short one, is mostly the
+        # host's and the link's fixed costs.
+        # A frame sent ahead starts when the board has answered the one before.
+        now = time.monotonic()
+        start = max(sent.t0, self._step_answered)
+        self._step_answered = now
+        if reply.consumed == sent.periods >= self.PACE_MIN_PERIODS and self.resends == resends:
+            pace = (now - start) / sent.periods
             self.pace_s = pace if self.pace_s is None else 0.8 * self.pace_s + 0.2 * pace
         return reply
 
 
-__all__ = ["BoardClient", "BoardError", "BoardRefused", "BoardReset", "LinkError", "NAK_NAMES"]
+__all__ = ["BoardClient", "BoardError", "BoardRefused", "BoardReset", "LinkError", "NAK_NAMES", "Sent"]

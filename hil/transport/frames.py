@@ -271,14 +271,18 @@ def decode_reply(payload: bytes) -> Reply:
     return Reply(head, status, events)
 
 
-def step_payload(tick0: int, samples: bytes) -> bytes:
-    """Payload of a STEP frame: first tick number, sample count, samples."""
+def step_payload(tick0: int, samples: bytes, ahead: bool = False) -> bytes:
+    """Payload of a STEP frame: first tick number, sample count, flags, samples.
+
+    ``ahead`` sets ``STEP_AHEAD``: the frame is written before the reply to
+    the one before it, and the board runs it only if that one ran to its
+    end without a change (docs/protocol.md, "STEP frames sent ahead")."""
     if len(samples) % SAMPLE_BYTES:
         raise FrameError("samples must be whole records of 5 int16")
     n = len(samples) // SAMPLE_BYTES
     if not 0 < n <= P.MAX_SAMPLES:
         raise FrameError(f"a STEP frame carries 1..{P.MAX_SAMPLES} samples, not {n}")
-    return STEP_HEAD.pack(tick0, n, 0) + samples
+    return STEP_HEAD.pack(tick0, n, P.STEP_AHEAD if ahead else 0) + samples
 
 
 def cmd_payload(code: int, arg: int = 0) -> bytes:

@@ -25,6 +25,15 @@ class Link(abc.ABC):
 
     name: str = "link"
 
+    @property
+    def frames_ahead(self) -> bool:
+        """Whether a host may write a STEP frame before the reply to the one
+        before (docs/protocol.md, "STEP frames sent ahead"): yes, unless the
+        link it wraps (``inner``) says no. A link that relates what the
+        board does to the last frame written says False."""
+        inner = getattr(self, "inner", None)
+        return True if inner is None else bool(getattr(inner, "frames_ahead", True))
+
     @abc.abstractmethod
     def write(self, data: bytes) -> None:
         """Send bytes, all of them."""

@@ -116,6 +116,8 @@ def test_a_run_through_link_faults_equals_a_clean_run() -> None:
     # Every fault was injected and cost resends ...
     assert len(damaged.link["faults_injected"]) >= 8
     assert damaged.link["resends"] >= 5 and clean.link["resends"] == 0
+    # Frames went ahead of the reply before in both (docs/protocol.md).
+    assert damaged.link["sent_ahead"] > 0 and clean.link["sent_ahead"] > 0
     # ... and the therapy never noticed: same events, same plant trace.
     events = [e for e in damaged.timeline.events if e["type"] != "step"]
     assert events == clean.timeline.events

@@ -30,6 +30,8 @@ def test_thirty_runs_through_link_faults_are_safe_and_recover(tmp_path: Path) ->
     frame_dirs = {d for k in ("corrupt", "drop", "delay", "noise") for d in inj[k]}
     assert frame_dirs == {"to_board", "to_host"}
     assert fig["frames_damaged"] >= 30 and fig["resends"] >= 10
+    # The host wrote STEP frames ahead of the reply before, through all of it.
+    assert fig["frames_sent_ahead"] > 0 and fig["frames_ahead_refused"] > 0
     assert fig["states_at_fault"].get("running", 0) >= 10
 
 

@@ -13,8 +13,8 @@ def frame(ftype, seq, payload):
     return body + struct.pack("<I", P.crc32(body))
 
 
-def step_frame(seq, tick0, samples):
-    payload = struct.pack("<IHH", tick0, len(samples), 0)
+def step_frame(seq, tick0, samples, flags=0):
+    payload = struct.pack("<IHH", tick0, len(samples), flags)
     for s in samples:
         payload += struct.pack("<5h", *s)
     return frame(P.T_STEP, seq, payload)
