@@ -72,11 +72,14 @@ class Link:
         self.held = 0       # length of the frame handed on, consumed at the next recv
         self.t_last = 0     # when the last byte of an incomplete frame came
         self.crc = 0        # CRC-32 of the frame handed on
-        # Two reply buffers: tx holds the reply being built or last sent,
-        # tx_prev the one before it, so that either can be sent again (a
-        # host may have two STEP frames on the way, docs/protocol.md).
+        # tx holds the reply being built or last sent; tx_prev a copy of the
+        # one before it, so that either can be sent again (a host may have
+        # two STEP frames on the way, docs/protocol.md). tx_prev takes a
+        # status reply with a full event queue; a longer one (the JSON of
+        # HELLO, DIAG or LOG, which no host sends ahead of anything) is not
+        # kept: RAM is short on a 64 KB heap.
         self.tx = bytearray(P.HEADER_LEN + 1024 + P.TRAILER_LEN)
-        self.tx_prev = bytearray(len(self.tx))
+        self.tx_prev = bytearray(P.PREV_REPLY_MAX)
         self.nbuf = bytearray(P.HEADER_LEN + 2 + P.TRAILER_LEN)
         self.tx_len = 0
         self.tx_prev_len = 0
@@ -246,10 +249,16 @@ class Link:
             self.tx_frames += 1
 
     def rotate(self):
-        # Keep the last reply as the one before, and free tx for the next.
-        self.tx, self.tx_prev = self.tx_prev, self.tx
-        self.tx_prev_len = self.tx_len
+        # Keep the last reply as the one before, if it fits, and free tx for
+        # the next. True if it was kept.
+        n = self.tx_len
         self.tx_len = 0
+        if n > len(self.tx_prev):
+            n = 0
+        if n:
+            self.tx_prev[:n] = memoryview(self.tx)[:n]
+        self.tx_prev_len = n
+        return n > 0
 
     @staticmethod
     def _frame(buf, ftype, seq, n):

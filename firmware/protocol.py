@@ -57,6 +57,9 @@ EVENT_LEN = 12
 CMD_FMT = "<BBHi"           # code, reserved, reserved, argument
 CMD_LEN = 8
 NAK_FMT = "<BB"             # reason, type of the refused frame
+# The longest STEP, CMD or STATUS reply: a full event queue (the
+# controller's 32 events) after the status block.
+PREV_REPLY_MAX = HEADER_LEN + REPLY_HEAD_LEN + STATUS_LEN + 32 * EVENT_LEN + TRAILER_LEN
 
 # Status flags
 F_CLAMP_OPEN = 1

@@ -120,10 +120,9 @@ class Service:
             link.resend(True)
             return
         if self.last_key >= 0:
-            # The last reply becomes the one before; one that was refused
-            # leaves the answered one in place.
-            link.rotate()
-            self.prev_key = self.last_key
+            # The last reply becomes the one before (if the link could keep
+            # it); one that was refused leaves the answered one in place.
+            self.prev_key = self.last_key if link.rotate() else -1
             self.prev_crc = self.last_crc
         if ftype == P.T_STEP and step is not None:
             ok = step(seq, n)

@@ -379,11 +379,18 @@ class Session:
 
     def chunk_ticks(self, max_batch: int, paced: bool = False) -> int:
         """Ticks per chunk of :meth:`drive`: about half a second of wall time
-        on a free-running board, a frame when paced, else 10 virtual minutes."""
+        on a free-running board, a frame when paced, else 30 virtual minutes.
+
+        A chunk ends the run of STEP frames sent ahead (the loop sends none
+        past it: listeners may talk to the board between chunks), and the
+        board waits for the host there: with 10-minute chunks the virtual
+        board was busy 96% of a 24 h loop's wall time, with 30-minute ones
+        98.5-98.8% (docs/benchmarks.md). At 10,000 times real time 30
+        virtual minutes are about 0.2 s of wall time."""
         period = self.period_s
         if self.free:
             return max(1, round(0.5 * self.loop.scale / period))
-        return max_batch if paced else max(1, round(600 / period))
+        return max_batch if paced else max(1, round(1800 / period))
 
     def drive(self, end: int, chunk: int, due: Callable[[], None], horizon: Callable[[], int],
               pace: Callable[[int], None] | None = None) -> None:

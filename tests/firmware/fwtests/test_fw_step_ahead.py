@@ -17,6 +17,7 @@ VERIFIES = {
     "test_ahead_is_refused_after_a_frame_with_a_tick_fault": ("SR-LINK-3",),
     "test_either_of_the_last_two_replies_is_sent_again_as_it_was": ("SR-LINK-3",),
     "test_a_refused_frame_leaves_the_answered_one_retransmittable": ("SR-LINK-3",),
+    "test_a_json_reply_is_not_kept_as_the_one_before": ("SR-LINK-3",),
 }
 
 IDLE = (-100, 300, 100, 0, 0)
@@ -131,3 +132,20 @@ def test_a_refused_frame_leaves_the_answered_one_retransmittable():
     assert [_kind(r) for r in replies[2:]] == [("reply", 1), ("nak", P.N_AHEAD), ("reply", 1)]
     assert replies[4] == replies[2]     # the same reply, byte for byte
     assert board.ctl.tick_no == 1
+
+
+def test_a_json_reply_is_not_kept_as_the_one_before():
+    # The copy of the reply before the last holds a status reply with a
+    # full event queue; HELLO's JSON is longer, so once another frame is
+    # answered a HELLO sent again is judged again, while a STEP is not.
+    h = frame(P.T_HELLO, 1, b"")
+    a = step_frame(3, 1, [IDLE])
+    board, replies = _run(h + frame(P.T_STATUS, 2, b"") + h)
+    assert len(replies[0][2]) + 12 > P.PREV_REPLY_MAX
+    assert board.service.prev_key == -1 or board.service.prev_key == (P.T_STATUS << 8) | 2
+    board, replies = _run(h + frame(P.T_STATUS, 2, b""))
+    assert board.service.prev_key == -1      # the HELLO reply was not kept
+    board, replies = _run(a + frame(P.T_STATUS, 4, b"") + a)
+    assert board.service.prev_key == (P.T_STEP << 8) | 3
+    assert replies[2] == replies[0] and board.ctl.tick_no == 1
+    assert len(board.link.tx_prev) == P.PREV_REPLY_MAX
