@@ -149,8 +149,13 @@ class VirtualBoard:
         return self.port
 
     def _launch(self) -> None:
+        # main.py by its bare name, from the build folder (the process's
+        # working folder): MicroPython keeps every module's path on its heap
+        # (__file__, sys.path), so a long absolute path would cost the board
+        # RAM, more the deeper the checkout sits, and a 64 KB heap has
+        # little to spare (docs/firmware.md, Memory).
         cmd = [micropython_executable(), "-X", f"heapsize={self.heapsize}",
-               str(self.firmware_dir / "main.py"), "--board", str(self.config_file),
+               "main.py", "--board", str(self.config_file),
                "--fd", str(self._master), "--flash", str(self.flash)]
         if self.heap_stats:
             cmd.append("--heap-stats")

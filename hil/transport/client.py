@@ -190,6 +190,9 @@ class BoardClient:
             raise
         finally:
             self._open.pop(seq, None)
+        # The link is given up: what else was written is moot too.
+        self._open.clear()
+        self._early.clear()
         raise BoardError(f"no valid reply from {self.link.name} to frame type 0x{ftype:02x} "
                          f"after {self.retries + 1} attempts")
 
