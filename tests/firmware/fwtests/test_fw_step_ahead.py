@@ -9,6 +9,7 @@ import codes as C
 import protocol as P
 from framebuild import cmd_frame, frame, step_frame
 from test_fw_link import _board, parse_frames
+from test_fw_receiver import serve_all
 
 VERIFIES = {
     "test_a_frame_sent_ahead_runs_after_one_that_ran_unchanged": ("SR-LINK-3",),
@@ -21,15 +22,6 @@ VERIFIES = {
 }
 
 IDLE = (-100, 300, 100, 0, 0)
-
-
-def _run(data):
-    board, pipe = _board(data)
-    try:
-        board.run()
-    except OSError:
-        pass    # end of input
-    return board, parse_frames(pipe.out.getvalue())
 
 
 def _kind(reply):
@@ -48,7 +40,7 @@ def _primed_data():
 def test_a_frame_sent_ahead_runs_after_one_that_ran_unchanged():
     data = (step_frame(1, 1, [IDLE] * 3) + step_frame(2, 4, [IDLE] * 3, P.STEP_AHEAD)
             + step_frame(3, 7, [IDLE] * 2, P.STEP_AHEAD))
-    board, replies = _run(data)
+    board, replies = serve_all(data)
     assert [_kind(r) for r in replies] == [("reply", 3), ("reply", 3), ("reply", 2)]
     assert board.ctl.tick_no == 8
 
@@ -60,7 +52,7 @@ def test_a_frame_sent_ahead_of_a_change_is_refused_and_acts_on_nothing():
     data = (_primed_data() + step_frame(3, 1, [IDLE]) + step_frame(4, 2, [IDLE] * 5, P.STEP_AHEAD)
             + step_frame(5, 2, [IDLE] * 50) + step_frame(6, 52, [IDLE] * 5, P.STEP_AHEAD)
             + step_frame(7, 3, [IDLE]))
-    board, replies = _run(data)
+    board, replies = serve_all(data)
     kinds = [_kind(r) for r in replies[2:]]
     assert kinds == [("reply", 1), ("nak", P.N_AHEAD), ("reply", 1), ("nak", P.N_TICK), ("reply", 1)]
     # Every refused frame left the board where it was: three ticks ran.
@@ -72,7 +64,7 @@ def test_ahead_is_refused_after_boot_and_after_any_other_frame():
     data = (step_frame(1, 1, [IDLE] * 2, P.STEP_AHEAD) + step_frame(2, 1, [IDLE] * 2)
             + frame(P.T_STATUS, 3, b"") + step_frame(4, 3, [IDLE] * 2, P.STEP_AHEAD)
             + step_frame(5, 3, [IDLE] * 2, 2) + step_frame(6, 3, [IDLE] * 2, 0x8001))
-    board, replies = _run(data)
+    board, replies = serve_all(data)
     assert [_kind(r) for r in replies] == [("nak", P.N_AHEAD), ("reply", 2), ("reply", 0),
                                            ("nak", P.N_AHEAD), ("nak", P.N_PAYLOAD),
                                            ("nak", P.N_PAYLOAD)]
@@ -113,7 +105,7 @@ def test_ahead_is_refused_after_a_frame_with_a_tick_fault():
 def test_either_of_the_last_two_replies_is_sent_again_as_it_was():
     a = step_frame(1, 1, [IDLE] * 3)
     b = step_frame(2, 4, [IDLE] * 3, P.STEP_AHEAD)
-    board, replies = _run(a + b + a + b + a)
+    board, replies = serve_all(a + b + a + b + a)
     assert len(replies) == 5
     assert replies[2] == replies[0] and replies[4] == replies[0] and replies[3] == replies[1]
     assert replies[0] != replies[1]
@@ -121,14 +113,14 @@ def test_either_of_the_last_two_replies_is_sent_again_as_it_was():
     # A third frame pushes the first out: it is judged again (and refused,
     # since it no longer continues from the board's tick).
     c = step_frame(3, 7, [IDLE])
-    board, replies = _run(a + b + c + a)
+    board, replies = serve_all(a + b + c + a)
     assert [_kind(r) for r in replies] == [("reply", 3), ("reply", 3), ("reply", 1), ("nak", P.N_TICK)]
 
 
 def test_a_refused_frame_leaves_the_answered_one_retransmittable():
     a = step_frame(3, 1, [IDLE])
     data = _primed_data() + a + step_frame(4, 2, [IDLE] * 5, P.STEP_AHEAD) + a
-    board, replies = _run(data)
+    board, replies = serve_all(data)
     assert [_kind(r) for r in replies[2:]] == [("reply", 1), ("nak", P.N_AHEAD), ("reply", 1)]
     assert replies[4] == replies[2]     # the same reply, byte for byte
     assert board.ctl.tick_no == 1
@@ -140,12 +132,12 @@ def test_a_json_reply_is_not_kept_as_the_one_before():
     # answered a HELLO sent again is judged again, while a STEP is not.
     h = frame(P.T_HELLO, 1, b"")
     a = step_frame(3, 1, [IDLE])
-    board, replies = _run(h + frame(P.T_STATUS, 2, b"") + h)
+    board, replies = serve_all(h + frame(P.T_STATUS, 2, b"") + h)
     assert len(replies[0][2]) + 12 > P.PREV_REPLY_MAX
     assert board.service.prev_key == -1 or board.service.prev_key == (P.T_STATUS << 8) | 2
-    board, replies = _run(h + frame(P.T_STATUS, 2, b""))
+    board, replies = serve_all(h + frame(P.T_STATUS, 2, b""))
     assert board.service.prev_key == -1      # the HELLO reply was not kept
-    board, replies = _run(a + frame(P.T_STATUS, 4, b"") + a)
+    board, replies = serve_all(a + frame(P.T_STATUS, 4, b"") + a)
     assert board.service.prev_key == (P.T_STEP << 8) | 3
     assert replies[2] == replies[0] and board.ctl.tick_no == 1
     assert len(board.link.tx_prev) == P.PREV_REPLY_MAX
