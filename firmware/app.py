@@ -70,12 +70,20 @@ def _maintenance(argv):
     return True
 
 
-def main(argv):
+def _config(argv):
+    # The board config, checked against its schema, and the firmware's
+    # identity (version.identity), while the heap is still nearly empty:
+    # neither module is needed again, and both are let go.
     import board
     cfg = board.load(_arg(argv, "--board", "board.json"))
-    # The schema is only needed once: give its RAM back.
-    del board
     sys.modules.pop("board", None)
+    del board
+    import version
+    return cfg, version.identity(cfg)
+
+
+def main(argv):
+    cfg, ident = _config(argv)
     if cfg["hal"] == "rp2":
         from hal.rp2 import Rp2Board as Board
     else:
@@ -96,7 +104,7 @@ def main(argv):
     ctl = Controller(cfg)
     gc.collect()
     from service import Service
-    svc = Service(ctl, link, cfg, cfg["hal"], None)
+    svc = Service(ctl, link, cfg, cfg["hal"], None, ident)
     hal = Board(ctl, link, svc, cfg, None)
     # The parsed config is no longer needed: give the RAM back.
     del cfg

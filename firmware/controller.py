@@ -166,6 +166,7 @@ class Controller:
         self.tick_no = 0
         self.base_ticks = 0      # therapy ticks before this boot (restored)
         self.boots = 1
+        self.tick_us = 0         # sim HAL: microseconds its STEP frames spent in tick()
         self.hang = 0            # test mode: ticks the control task stays stalled
         self.time_scale = 1      # test mode: the rp2 HAL's clock runs this much faster
         self.override = False    # start once with aPTT out of range (confirmed)

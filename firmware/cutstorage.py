@@ -26,7 +26,7 @@ class CutStorage:
     # (0..len: none, some, or all of them, but no rename) in its temporary
     # file, as inner.write_torn leaves it; then the board dies.
     #
-    # inner: the real storage (FileStorage, MemoryStorage).
+    # inner: the real storage (FileStorage, memstorage.MemoryStorage).
     # budget: bytes to let through before the cut; -1: not armed yet.
     # arm_path: a file (outside the flash) the bench writes a budget into
     #   to arm the cut later ("K"; or "@J": J writes go through, then all

@@ -24,22 +24,19 @@ _SIM_EXIT = const(75)   # hal/sim.py RESET_EXIT: the virtual board's supervisor 
 
 
 class Service:
-    def __init__(self, ctl, link, cfg, hal_name, persist=None):
+    def __init__(self, ctl, link, cfg, hal_name, persist=None, identity=None):
         self.ctl = ctl
         self.link = link
         self.persist = persist
         self.board_name = cfg["name"]
         self.hal_name = hal_name
-        # The firmware's identity and the config's digest, computed once
-        # (the config is let go after boot); the module that computes it is
-        # let go too, as app.py does with board.py: its code costs RAM.
-        import version
-        self.firmware = version.FIRMWARE_VERSION
-        self.build = version.BUILD
-        self.config = version.config_digest(cfg)
-        del version
-        sys.modules.pop("version", None)
-        sys.modules.pop("build_id", None)
+        # The firmware's version and build and the config's digest
+        # (version.identity), computed once: the config is let go after
+        # boot. app.py passes them in, computed before the heap filled up.
+        if identity is None:
+            import version
+            identity = version.identity(cfg)
+        self.firmware, self.build, self.config = identity
         # Called after a test-mode reset was answered (tests replace it).
         self.restart = self._restart
         # The frames last answered and the one before (the link keeps both
@@ -221,6 +218,7 @@ class Service:
             "storage_writes": self.persist.writes if self.persist else 0,
             "storage_errors": self.persist.errors if self.persist else 0,
             "boots": self.ctl.boots,
+            "tick_us": self.ctl.tick_us,
         }
 
     def handle(self, ftype, seq, n, before_reply=None):

@@ -2,9 +2,10 @@
 # atomic: the new content goes to a temporary file which then replaces the
 # old one by rename, so a power cut leaves either the old or the new file,
 # never a torn one (littlefs on the Pico, POSIX rename on the virtual board).
-# Anything with read/write_atomic/remove can stand in, e.g. the test
-# bench's wrapper that cuts the power part-way through a write
-# (cutstorage.py; write_torn says what such a cut leaves).
+# Anything with read/write_atomic/remove can stand in: memstorage.py (in
+# RAM, for tests), or the test bench's wrapper that cuts the power
+# part-way through a write (cutstorage.py; write_torn says what such a
+# cut leaves).
 
 import os
 
@@ -50,22 +51,3 @@ class FileStorage:
             os.remove(self._path(name))
         except OSError:
             pass
-
-
-class MemoryStorage:
-    # In RAM: for unit tests of the persistence logic, and boards without
-    # a filesystem (state is then lost on reset, and the boot says so).
-    def __init__(self):
-        self.files = {}
-
-    def read(self, name):
-        return self.files.get(name)
-
-    def write_atomic(self, name, data):
-        self.files[name] = bytes(data)
-
-    def write_torn(self, name, data, n):
-        self.files[name + ".tmp"] = bytes(data[:n])
-
-    def remove(self, name):
-        self.files.pop(name, None)

@@ -1,8 +1,8 @@
 # The firmware's identity, reported in the HELLO reply: its version, the
 # build it runs (hil/board/build.py writes build_id.py, the content hash of
 # the build, into every build; run from source there is none), and the
-# digest of the board config it loaded. service.py reads them once at boot
-# and lets this module go.
+# digest of the board config it loaded: identity(), called once at boot
+# (app.py, service.py).
 
 import json
 
@@ -42,6 +42,16 @@ def _feed(h, v):
         h.update(b"]")
     else:
         h.update(json.dumps(v).encode())
+
+
+def identity(cfg):
+    # (firmware version, build, config digest), for HELLO. Called once at
+    # boot; this module lets itself go, as app.py does with board.py: its
+    # code costs RAM, and the caller drops its own reference.
+    import sys
+    sys.modules.pop("version", None)
+    sys.modules.pop("build_id", None)
+    return FIRMWARE_VERSION, BUILD, config_digest(cfg)
 
 
 def config_digest(cfg):

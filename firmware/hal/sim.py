@@ -11,6 +11,7 @@
 # tick raises MemoryError, a fault like any other.
 
 import sys
+import time
 
 import micropython
 from micropython import const
@@ -21,6 +22,10 @@ from watchdog import SimWatchdog
 _RESET_WATCHDOG = const(1)   # codes.RESET_WATCHDOG
 
 RESET_EXIT = 75
+
+# The clock that times the ticks (DIAG tick_us); on CPython, for tests, a
+# stand-in in the same unit.
+_us = getattr(time, "ticks_us", None) or (lambda: time.perf_counter_ns() // 1000)
 
 
 class SimBoard:
@@ -119,6 +124,7 @@ class SimBoard:
                 ctl.tick_no += 1
             else:
                 j = i
+                t0 = _us()
                 lock()
                 try:
                     # Healthy ticks in a row, until one changes something.
@@ -140,6 +146,9 @@ class SimBoard:
                         sys.print_exception(e)
                 else:
                     unlock()
+                    # The run's time, for DIAG tick_us (a run is far
+                    # shorter than 2**30 us, where a Pico's ticks_us wraps).
+                    ctl.tick_us += (_us() - t0) & 0x3FFFFFFF
                     if wdt is not None:
                         wdt.feed(ctl.tick_no)
                     break   # a change, or the frame's end

@@ -31,9 +31,10 @@ BUILD_DIR = ROOT / "out" / "build"
 SOURCE_ONLY = ("main.py", "names.py")
 # Never on a board: the names of the codes, for the host's reports.
 HOST_ONLY = ("names.py",)
-# Only the test bench's unix port loads it (a power cut inside a storage
-# write, --cut-after): left out of a Pico's build.
-BENCH_ONLY = ("cutstorage.py",)
+# Only the test bench's unix port loads them (cutstorage: a power cut
+# inside a storage write, --cut-after; memstorage: storage in RAM, for the
+# board's work timed alone): left out of a Pico's build.
+BENCH_ONLY = ("cutstorage.py", "memstorage.py")
 # The generated module that names the build.
 BUILD_ID = "build_id.py"
 

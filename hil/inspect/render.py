@@ -110,7 +110,7 @@ def _setting(key: str, value: Any) -> tuple[str, str]:
 
 # DIAG's keys in the order docs/protocol.md lists them (others follow).
 _DIAG_ORDER = ("heap_peak", "heap_total", "mem_alloc", "mem_free", "rx_frames", "rx_errors", "rx_skipped",
-               "rx_timeouts", "tx_frames", "events_dropped", "storage_writes", "storage_errors", "boots")
+               "rx_timeouts", "tx_frames", "events_dropped", "storage_writes", "storage_errors", "boots", "tick_us")
 
 
 def diag_table(diag: dict[str, Any]) -> Table:
@@ -123,6 +123,8 @@ def diag_table(diag: dict[str, Any]) -> Table:
             t.add_row("heap peak", "not measured (the board runs without --heap-stats)")
         elif k in kib and isinstance(v, int) and v >= 0:
             t.add_row(k.replace("_", " "), f"{v / 1024:.1f} KiB ({v} bytes)")
+        elif k == "tick_us" and isinstance(v, int):
+            t.add_row("time in control ticks", f"{v / 1e6:.3f} s since boot (sim HAL's STEP frames)")
         else:
             t.add_row(k.replace("_", " "), str(v))
     return t

@@ -116,7 +116,8 @@ from controller import Controller
 from service import Service
 from hal.sim import SimBoard
 from persist import Persistence
-from storage import FileStorage, MemoryStorage
+from memstorage import MemoryStorage
+from storage import FileStorage
 import codes as C
 class Sink:
     def write(self, b): return len(b)

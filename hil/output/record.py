@@ -48,6 +48,10 @@ def record_dict(r: ScenarioResult) -> dict[str, Any]:
     sc = r.scenario
     tl = r.timeline
     fs = tl.status_at(tl.end_tick) if tl.statuses else None
+    # The board's time in its ticks (DIAG tick_us) is a wall-clock figure:
+    # it goes with the timing, not with the board's counters.
+    diag = dict(r.diag) if isinstance(r.diag, dict) else r.diag
+    tick_us = diag.pop("tick_us", None) if isinstance(diag, dict) else None
     return {
         "record_version": RECORD_VERSION,
         "scenario": {"name": sc.name, "file": sc.path, "sha256": sc.sha256, "description": sc.description,
@@ -62,7 +66,8 @@ def record_dict(r: ScenarioResult) -> dict[str, Any]:
         # What varies from run to run: kept apart so that the rest of the
         # record is a function of the scenario, the seed and the firmware.
         "timing": {"started_at": r.started_at, "finished_at": r.finished_at, "wall_s": r.wall_s,
-                   "speedup": round(r.virtual_s / r.wall_s) if r.wall_s else None},
+                   "speedup": round(r.virtual_s / r.wall_s) if r.wall_s else None,
+                   "firmware_tick_us": tick_us},
         "steps": [d.as_dict(tl.period_s) for d in r.steps],
         "expectations": [c.as_dict() for c in r.verdict.checks if c.kind != "measurement"],
         "measurements": [c.as_dict() for c in r.verdict.checks if c.kind == "measurement"],
@@ -71,7 +76,7 @@ def record_dict(r: ScenarioResult) -> dict[str, Any]:
             "clamp_open": fs.clamp_open, "heparin_u_h": fs.heparin_u_h, "last_aptt_s": fs.last_aptt_s,
             "cartridge_used_s": round(fs.cartridge_used_s(tl.period_s), 1)},
         "link": r.link,
-        "diag": r.diag,
+        "diag": diag,
         "recording": r.recording,
         "trace": trace_name(r),
         "events": tl.events,

@@ -43,7 +43,7 @@ def test_compile_and_flash_share_one_build_per_board() -> None:
         names = {p.name for p in build.rglob("*") if p.is_file()}
         assert "main.py" in names and "main.mpy" not in names        # the entry script stays source
         assert "build_id.mpy" in names and "service.mpy" in names
-        assert not names & {"names.mpy", "names.py", "cutstorage.mpy"}   # host and bench only
+        assert not names & {"names.mpy", "names.py", "cutstorage.mpy", "memstorage.mpy"}   # host and bench only
     copied = plan("/dev/ttyACM0", "pico2")[1]
     assert any(a.startswith(str(pico2)) for a in copied)
     proc = subprocess.run(["make", "-s", "-C", str(ROOT), "compile", "BOARD=pico2"], capture_output=True,

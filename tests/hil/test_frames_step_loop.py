@@ -78,7 +78,7 @@ def board(monkeypatch: pytest.MonkeyPatch):
     from link import Link
     from persist import Persistence
     from service import Service
-    from storage import MemoryStorage
+    from memstorage import MemoryStorage
 
     # MicroPython's way of printing an exception, which CPython lacks.
     monkeypatch.setattr(sys, "print_exception", lambda e: None, raising=False)

@@ -54,8 +54,10 @@ def test_records_of_two_runs_are_identical_outside_timing(twice) -> None:
         t = rec["timing"]
         assert {"wall_s", "speedup", "started_at", "finished_at"} <= set(t)
         assert t["wall_s"] > 0
-        # Nothing of the wall clock outside the timing block.
+        # Nothing of the wall clock outside the timing block: the board's
+        # time in its ticks goes there too.
         assert "wall_s" not in rec and "speedup" not in rec and "finished_at" not in rec["host"]
+        assert t["firmware_tick_us"] > 0 and "tick_us" not in rec["diag"] and rec["diag"]["rx_frames"] > 0
     # Byte for byte, once the timing block is taken out.
     texts = []
     for d in twice:

@@ -11,7 +11,8 @@ from check import board_config
 from controller import Controller
 from cutstorage import CutStorage
 from persist import ALARM_LOG, RECORD, Persistence, record
-from storage import FileStorage, MemoryStorage
+from memstorage import MemoryStorage
+from storage import FileStorage
 from test_fw_controller import Rig
 
 # The requirements (requirements/*.yaml) these tests verify; a dict, not a pytest

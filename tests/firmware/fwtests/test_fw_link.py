@@ -11,7 +11,7 @@ from controller import Controller
 from link import Link
 from service import Service
 from persist import Persistence
-from storage import MemoryStorage
+from memstorage import MemoryStorage
 from hal.sim import SimBoard
 
 

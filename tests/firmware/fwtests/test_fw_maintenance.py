@@ -16,7 +16,8 @@ from framebuild import cmd_frame
 from link import Link
 from persist import Persistence
 from service import Service
-from storage import FileStorage, MemoryStorage
+from memstorage import MemoryStorage
+from storage import FileStorage
 from test_fw_link import Pipe, parse_frames
 
 

@@ -4,7 +4,7 @@ import codes as C
 from check import board_config
 from controller import Controller
 from persist import Persistence, RECORD
-from storage import MemoryStorage
+from memstorage import MemoryStorage
 from test_fw_controller import Rig, drain
 
 # The requirements (requirements/*.yaml) these tests verify; a dict, not a pytest

@@ -13,7 +13,7 @@ from framebuild import cmd_frame, frame, step_frame
 from link import Link
 from persist import Persistence
 from service import Service
-from storage import MemoryStorage
+from memstorage import MemoryStorage
 from hal.sim import SimBoard
 from test_fw_controller import Rig
 from test_fw_link import parse_frames as replies

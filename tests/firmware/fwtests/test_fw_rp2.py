@@ -14,7 +14,7 @@ def _board():
     from link import Link
     from persist import Persistence
     from service import Service
-    from storage import MemoryStorage
+    from memstorage import MemoryStorage
     from hal.rp2 import Rp2Board
     with open("board-configs/pico.json") as f:
         cfg = json.load(f)

@@ -14,7 +14,7 @@ from link import Link
 from persist import Persistence
 from service import Service
 from version import config_digest
-from storage import MemoryStorage
+from memstorage import MemoryStorage
 from test_fw_link import Pipe, parse_frames
 
 

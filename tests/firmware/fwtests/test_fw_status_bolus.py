@@ -12,7 +12,7 @@ from framebuild import frame
 from link import Link
 from persist import Persistence
 from service import Service
-from storage import MemoryStorage
+from memstorage import MemoryStorage
 from test_fw_controller import Rig
 from test_fw_link import Pipe, parse_frames
 from test_fw_persist import reboot

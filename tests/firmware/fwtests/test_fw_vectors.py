@@ -11,7 +11,7 @@ from framebuild import step_frame
 from link import Link
 from persist import Persistence
 from service import Service
-from storage import MemoryStorage
+from memstorage import MemoryStorage
 from hal.sim import SimBoard
 from test_fw_controller import Rig
 
