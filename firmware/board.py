@@ -159,7 +159,50 @@ def check(cfg, where="board config"):
     table = cfg.get("anticoagulation", "cartridge-60-80")
     if not isinstance(table, (str, dict)):
         raise ConfigError("%s: anticoagulation must name a table or be one" % where)
+    if isinstance(table, str) and table not in TABLE_NAMES:
+        raise ConfigError("%s: anticoagulation names no built-in table: %r (there are %s)"
+                          % (where, table, ", ".join(TABLE_NAMES)))
+    if isinstance(table, dict):
+        try:
+            check_table(table)
+        except (ValueError, KeyError, TypeError, IndexError) as e:
+            raise ConfigError("%s: anticoagulation table: %s" % (where, e))
     return cfg
+
+
+# heparin.TABLES' names, and heparin._OPEN, the bound of an open-ended
+# last row (the tests check both against heparin.py, which this module
+# does not import: the host reads it on its own).
+TABLE_NAMES = ("cartridge-60-80", "raschke")
+_OPEN_BOUND = 0x3FFFFFFF
+
+
+def check_table(t):
+    # An anticoagulation table (heparin.py's format): raises ValueError
+    # naming what is wrong with it. Here rather than in heparin.py, which
+    # stays in RAM while the board runs: this module is let go after boot.
+    rows = t["rows"]
+    if not rows:
+        raise ValueError("no rows")
+    last = -1
+    for i, row in enumerate(rows):
+        if len(row) != 4:
+            raise ValueError("row %d must have 4 fields" % i)
+        if row[0] <= last:
+            raise ValueError("row %d: aPTT bounds must increase" % i)
+        if row[1] < 0 or row[3] < 0:
+            raise ValueError("row %d: bolus and hold must not be negative" % i)
+        last = row[0]
+    if last != _OPEN_BOUND:
+        raise ValueError("the last row must be open-ended")
+    for key in ("initial_bolus_u_kg", "initial_rate", "recheck_min", "recheck_stable_min"):
+        if key not in t:
+            raise ValueError("missing " + key)
+        if t[key] < 0:
+            raise ValueError(key + " must not be negative")
+    lo, hi = t["target"]
+    if not 0 < lo < hi:
+        raise ValueError("target must be (low, high) with 0 < low < high")
 
 
 # Longest chain of "extends" followed before giving up.

@@ -1,5 +1,5 @@
 # Heparin titration from a table of aPTT bands. Tables are data: a board
-# config can carry its own; two are built in.
+# config can carry its own (board.py checks it at boot); two are built in.
 #
 # Units: aPTT in 0.1 s, weight in 0.1 kg, bolus in U/kg, rates in
 # 0.1 U/kg/h (per kg) and 0.1 U/h (absolute), hold in minutes.
@@ -54,35 +54,10 @@ TABLES = {"cartridge-60-80": CARTRIDGE_60_80, "raschke": RASCHKE}
 _MAX_RATE = 65000  # 0.1 U/h: the syringe pump's top rate, 6,500 U/h
 
 
-def check_table(t):
-    # Raises ValueError naming what is wrong with a table.
-    rows = t["rows"]
-    if not rows:
-        raise ValueError("anticoagulation table has no rows")
-    last = -1
-    for i, row in enumerate(rows):
-        if len(row) != 4:
-            raise ValueError("row %d must have 4 fields" % i)
-        if row[0] <= last:
-            raise ValueError("row %d: aPTT bounds must increase" % i)
-        if row[1] < 0 or row[3] < 0:
-            raise ValueError("row %d: bolus and hold must not be negative" % i)
-        last = row[0]
-    if last != _OPEN:
-        raise ValueError("the last row must be open-ended")
-    for key in ("initial_bolus_u_kg", "initial_rate", "recheck_min", "recheck_stable_min"):
-        if key not in t:
-            raise ValueError("missing " + key)
-        if t[key] < 0:
-            raise ValueError(key + " must not be negative")
-    lo, hi = t["target"]
-    if not 0 < lo < hi:
-        raise ValueError("target must be (low, high) with 0 < low < high")
-
-
 class Anticoagulation:
+    # table: one of TABLES, or a board config's own, which board.py checked
+    # at boot (board.check_table: its code is not kept in RAM after boot).
     def __init__(self, table, period_ms):
-        check_table(table)
         self.table = table
         self.rows = table["rows"]
         self.per_min = 60000 // period_ms

@@ -252,7 +252,7 @@ def _table_of(name: str, cfg: dict[str, Any]) -> tuple[str, tuple[float, float]]
                            f"{', '.join(heparin.TABLES)}; the trial adds {NONE_TABLE!r})")
         table = heparin.TABLES[table]
     try:
-        heparin.check_table(table)
+        firmware_module("board").check_table(table)
     except (ValueError, KeyError, TypeError, IndexError) as e:
         raise ArmError(f"arm {name!r}: its anticoagulation table is malformed: {e}") from e
     lo, hi = table["target"]

@@ -89,7 +89,7 @@ def test_none_table_gives_no_heparin_and_needs_the_override():
     heparin = firmware_module("heparin")
     base = load_board_config("virtual")
     t = none_table("none", base)
-    heparin.check_table(t)             # what the firmware checks at boot
+    firmware_module("board").check_table(t)   # what the firmware checks at boot
     assert t["initial_bolus_u_kg"] == 0 and t["initial_rate"] == 0
     assert all(row[1] == 0 and row[2] == 0 and row[3] == 0 for row in t["rows"])
     # The target is the shipped table's: an untreated aPTT (~30 s) is out of it.
@@ -131,7 +131,8 @@ def test_prepare_refuses_what_cannot_run(tmp_path):
     broken = dict(load_board_config("virtual"), anticoagulation={"name": "b", "rows": []})
     path = tmp_path / "broken.json"
     path.write_text(json.dumps(broken))
-    with pytest.raises(ArmError, match="malformed"):
+    # The board config's check refuses it, naming the file.
+    with pytest.raises(ArmError, match="broken.json: anticoagulation table: no rows"):
         prepare_arm(parse_spec("x", str(path)), tmp_path / "x")
     if shutil.which("git") and (ROOT / ".git").exists():
         with pytest.raises(ArmError, match="is not a commit"):

@@ -30,6 +30,26 @@ def test_wrong_type_and_range_are_named():
     assert "flow_default" in str(raises(board.ConfigError, board.check, cfg))
 
 
+def test_a_configs_own_anticoagulation_table_is_checked():
+    import heparin
+    cfg = board_config()
+    cfg["anticoagulation"] = dict(heparin.RASCHKE)
+    board.check(cfg, "x.json")                  # a well-formed table passes
+    bad = dict(heparin.RASCHKE)
+    bad["rows"] = ((500, 0, 0, 0),)
+    cfg["anticoagulation"] = bad
+    e = str(raises(board.ConfigError, board.check, cfg, "x.json"))
+    assert "x.json" in e and "anticoagulation" in e and "open-ended" in e
+    del bad["rows"]
+    e = str(raises(board.ConfigError, board.check, cfg, "x.json"))
+    assert "x.json" in e and "rows" in e
+    cfg["anticoagulation"] = "nosuch"
+    e = str(raises(board.ConfigError, board.check, cfg, "x.json"))
+    assert "x.json" in e and "'nosuch'" in e and "raschke" in e
+    cfg["anticoagulation"] = "raschke"
+    board.check(cfg, "x.json")
+
+
 def test_unreadable_and_malformed_files():
     e = raises(board.ConfigError, board.load, "board-configs/no-such-board.json")
     assert "no-such-board.json" in str(e)

@@ -1,7 +1,9 @@
 # Every row of every anticoagulation table.
 
 from check import raises
-from heparin import Anticoagulation, CARTRIDGE_60_80, RASCHKE, check_table
+import heparin
+from board import _OPEN_BOUND, TABLE_NAMES, check_table
+from heparin import Anticoagulation, CARTRIDGE_60_80, RASCHKE
 
 # The requirements (requirements/*.yaml) these tests verify; a dict, not a pytest
 # marker, because the module runs in the MicroPython VM too (hil/trace/pytest_plugin.py).
@@ -79,6 +81,15 @@ def test_rate_never_negative():
     for k in range(10):
         a.apply_aptt(k, 1500)
     assert a.rate == 0
+
+
+def test_the_built_in_tables_pass_the_boot_check():
+    # board.py checks a config's own table at boot; the built-in ones are
+    # checked here, once, rather than on every boot.
+    assert sorted(heparin.TABLES) == sorted(TABLE_NAMES)
+    for t in heparin.TABLES.values():
+        check_table(t)
+    assert _OPEN_BOUND == heparin._OPEN
 
 
 def test_bad_tables_are_refused():
