@@ -162,7 +162,7 @@ def check(cfg, where="board config"):
     if isinstance(table, str) and table not in TABLE_NAMES:
         raise ConfigError("%s: anticoagulation names no built-in table: %r (there are %s)"
                           % (where, table, ", ".join(TABLE_NAMES)))
-    if isinstance(table, dict):
+    elif isinstance(table, dict):
         try:
             check_table(table)
         except (ValueError, KeyError, TypeError, IndexError) as e:

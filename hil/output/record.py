@@ -50,8 +50,8 @@ def record_dict(r: ScenarioResult) -> dict[str, Any]:
     fs = tl.status_at(tl.end_tick) if tl.statuses else None
     # The board's time in its ticks (DIAG tick_us) is a wall-clock figure:
     # it goes with the timing, not with the board's counters.
-    diag = dict(r.diag) if isinstance(r.diag, dict) else r.diag
-    tick_us = diag.pop("tick_us", None) if isinstance(diag, dict) else None
+    diag = dict(r.diag)
+    tick_us = diag.pop("tick_us", None)
     return {
         "record_version": RECORD_VERSION,
         "scenario": {"name": sc.name, "file": sc.path, "sha256": sc.sha256, "description": sc.description,

@@ -1,7 +1,7 @@
 """The board's RAM budget (docs/firmware.md, Memory): the firmware must
 boot and run a therapy in a 64 KB heap, and it keeps some room below that,
 so that the next module added is measured before it breaks the boot. Here:
-an hour of therapy, with an exchange of commands, records stored and DIAG
+an hour of therapy, with the operator's commands, records stored and DIAG
 read, in a heap 1 KB smaller than 64 KB (on 2026-12-03 the board started
 and ran in 63,488 bytes but not in 63,232)."""
 
